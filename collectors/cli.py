@@ -1,0 +1,140 @@
+"""`python -m collectors collect | check | iam-policy`: the library raises, this module explains."""
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+import time
+from typing import Any
+
+from . import config, iam, review
+from .pipeline import CycleReport, run_cycle
+from .store import Store, StoreError
+
+EXIT = {"ok": 0, "warn": 1, "critical": 2}
+EXIT_ERROR = 3
+PRICE_PER_1000_METRICS = 0.01  # GetMetricData, outside the free tier
+
+
+def parse_window(text: str) -> int:
+    """'90m', '24h', '7d', '2w' -> seconds."""
+    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
+    if not m or int(m.group(1)) == 0:
+        raise argparse.ArgumentTypeError(f"window {text!r}: use a number and a unit, e.g. 90m, 24h, 7d, 2w")
+    return int(m.group(1)) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+
+
+def _fmt(v: Any, unit: str = "") -> str:
+    if v is None:
+        return "unknown"
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return f"{v:,}{unit}" if isinstance(v, int) else f"{v:,.1f}{unit}"
+
+
+def _target_line(r: Any) -> str:
+    who = f"{r.target} {r.region} {r.account or '?'}"
+    fns = "?" if r.functions is None else f"{len(r.functions):,}"
+    errs = f"{len(r.errors)} error(s)" if r.errors else "ok"
+    return (f"{who}: {fns} functions, {r.series:,} series, {r.api_calls:,} API calls, "
+            f"{r.metric_queries:,} metrics requested, {errs}, {r.finished_at - r.started_at:.1f} s")
+
+
+def _summary(report: CycleReport, interval: int | None) -> list[str]:
+    lines = []
+    for r, e in report.errors:
+        lines.append(f"  ERROR {r.target} {r.region} {e.api}: {e.code}: {e.message}")
+    metrics = sum(r.metric_queries for r in report.results)
+    cost = metrics / 1000 * PRICE_PER_1000_METRICS
+    line = (f"cycle {report.cycle_id}: {len(report.results)} target region(s), {len(report.errors)} error(s), "
+            f"{metrics:,} metrics requested (about ${cost:.2f}")
+    if interval:
+        line += f"; ${cost * 30 * 86400 / interval:,.0f}/month at one cycle every {interval} s"
+    lines.append(line + f"), {report.finished_at - report.started_at:.1f} s")
+    return lines
+
+
+def cmd_collect(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    store = Store(settings.store_path)
+    interval = args.every
+    while True:
+        t0 = time.time()
+        report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
+        for line in _summary(report, interval or settings.collection.interval_seconds):
+            print(line, flush=True)
+        if not interval:
+            return EXIT_ERROR if report.errors else 0
+        time.sleep(max(0.0, interval - (time.time() - t0)))
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    store = Store(settings.store_path, readonly=True)
+    now = int(time.time())
+    start, end = now - args.window, now
+    rv = review.review(store, start // 60 * 60, end // 60 * 60 + 60, settings.thresholds, args.group_by)
+    if not rv.targets:
+        print(f"{settings.store_path}: no data collected yet; run `python -m collectors collect --config "
+              f"{args.config}` first", file=sys.stderr)
+        return EXIT_ERROR
+    print(rv.to_json() if args.format == "json" else render_table(rv))
+    return EXIT_ERROR if rv.errors else EXIT[rv.status]
+
+
+def render_table(rv: review.Review) -> str:
+    out = []
+    for t in rv.targets:
+        out.append(f"== {t.target} {t.account} {t.region}: {t.status.upper()} "
+                   f"(window collected {100 * t.coverage_ratio:.0f} %)")
+        out.append(f"  concurrency   limit {_fmt(t.concurrency_limit)}, peak {_fmt(t.peak_concurrency)}, "
+                   f"peak claimed {_fmt(t.peak_claimed_concurrency)}, headroom {_fmt(t.concurrency_headroom)}"
+                   f" ({_fmt(t.concurrency_headroom_pct, ' %')})")
+        out.append(f"  allocations   unreserved limit {_fmt(t.unreserved_limit)}, reserved {_fmt(t.reserved_total)}, "
+                   f"provisioned {_fmt(t.provisioned_total)}")
+        gb = 1024 ** 3
+        used = None if t.code_storage_used_bytes is None else t.code_storage_used_bytes / gb
+        limit = None if t.code_storage_limit_bytes is None else t.code_storage_limit_bytes / gb
+        out.append(f"  code storage  {_fmt(used, ' GB')} of {_fmt(limit, ' GB')}; {_fmt(t.function_count)} functions")
+        out.append(f"  failures      throttles {_fmt(t.throttles)}, async dropped {_fmt(t.async_events_dropped)}, "
+                   f"DLQ errors {_fmt(t.dead_letter_errors)}, destination failures "
+                   f"{_fmt(t.destination_delivery_failures)}, DLQ messages {_fmt(t.dlq_messages)}")
+        for f in t.findings[:15]:
+            out.append(f"  {f.severity.upper():8} {f.message}")
+        if len(t.findings) > 15:
+            out.append(f"  ... and {len(t.findings) - 15} more (--format json lists all)")
+    for e in rv.errors:
+        out.append(f"COLLECTION ERROR {e['target']} {e['region']} {e['api']}: {e['code']}: {e['message']}")
+    out.append(f"status: {rv.status}" + (" (collection errors: numbers may be incomplete)" if rv.errors else ""))
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m collectors", description="headroom: Lambda fleet limits monitor")
+    sub = p.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("collect", help="run one collection cycle (or loop with --every)")
+    c.add_argument("--config", required=True, help="fleet.toml")
+    c.add_argument("--every", type=int, metavar="SECONDS", help="repeat every SECONDS (>= 60) until interrupted")
+    k = sub.add_parser("check", help="print the limit review; exit 0 ok, 1 warn, 2 critical, 3 error")
+    k.add_argument("--config", required=True, help="fleet.toml")
+    k.add_argument("--window", type=parse_window, default=parse_window("24h"), help="e.g. 1h, 24h, 7d (default 24h)")
+    k.add_argument("--format", choices=("table", "json"), default="table")
+    k.add_argument("--group-by", default="prefix", help="prefix or tag:KEY (default prefix)")
+    sub.add_parser("iam-policy", help="print the read-only IAM policy the collector needs")
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "iam-policy":
+            print(iam.policy_json())
+            return 0
+        if args.command == "collect":
+            if args.every is not None and args.every < 60:
+                p.error("--every must be at least 60 seconds (CloudWatch's Lambda metrics are per minute)")
+            return cmd_collect(args)
+        return cmd_check(args)
+    except (config.ConfigError, StoreError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130

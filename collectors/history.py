@@ -1,0 +1,89 @@
+"""Time series and weekly trends from the store (pure over store data), with gaps kept as gaps.
+
+A bucket inside a collected range with no datapoint is a real zero (the function was idle); a
+bucket outside every collected range is unknown and comes back as None, to be drawn as a gap.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from .catalogue import BY_KEY
+from .store import Store
+
+WEEK = 7 * 86400
+MONDAY = 4 * 86400  # the epoch fell on a Thursday
+
+
+def week_start(ts: float) -> int:
+    """Monday 00:00 UTC of the week holding ts."""
+    return int((ts - MONDAY) // WEEK * WEEK + MONDAY)
+
+
+def timeseries(store: Store, account: str, region: str, metric: str, start: int, end: int, step: int,
+               dims: Sequence[str] | None = None, resource: str | None = None,
+               bucket_start=None) -> list[tuple[int, float | None]]:
+    """Buckets of `step` seconds over [start, end): the metric summed across matching series per
+    timestamp (a group's concurrency is the sum of its functions'), then rolled up per the catalogue
+    (max for levels, sum for counts). None where the bucket was not collected.
+    """
+    m = BY_KEY[metric]
+    align = bucket_start or (lambda ts: int(ts) // step * step)
+    where, params = ["s.account = ?", "s.region = ?", "s.metric = ?", "p.ts >= ?", "p.ts < ?"], \
+        [account, region, metric, start, end]
+    if dims is not None:
+        if not dims:
+            return _fill({}, store, account, region, start, end, step, align)
+        where.append(f"s.dim IN ({','.join('?' * len(dims))})")
+        params.extend(dims)
+    if resource is not None:
+        where.append("s.resource = ?")
+        params.append(resource)
+    rows = store.query(f"SELECT p.ts, SUM(p.value) FROM series s JOIN points p ON p.series_id = s.id "
+                       f"WHERE {' AND '.join(where)} GROUP BY p.ts", params)
+    buckets: dict[int, float] = {}
+    for ts, v in rows:
+        b = align(ts)
+        buckets[b] = buckets.get(b, 0.0) + v if m.rollup == "sum" else max(buckets.get(b, v), v)
+    return _fill(buckets, store, account, region, start, end, step, align)
+
+
+def _fill(buckets: dict[int, float], store: Store, account: str, region: str, start: int, end: int, step: int,
+          align) -> list[tuple[int, float | None]]:
+    ranges = store.coverage(account, region, start, end)
+    out = []
+    b = align(start)
+    while b < end:
+        nxt = b + step
+        if b in buckets:
+            out.append((b, buckets[b]))
+        else:
+            covered = any(s < nxt and e > b for s, e in ranges)
+            out.append((b, 0.0 if covered else None))
+        b = nxt
+    return out
+
+
+def weekly_peaks(store: Store, account: str, region: str, metric: str, weeks: int, now: float,
+                 dims: Sequence[str] | None = None) -> list[tuple[int, float | None]]:
+    """Peak (or total, for counts) per week for the last `weeks` weeks including this one."""
+    end = week_start(now) + WEEK
+    return timeseries(store, account, region, metric, end - weeks * WEEK, end, WEEK, dims=dims,
+                      bucket_start=week_start)
+
+
+def weeks_until(points: list[tuple[int, float | None]], limit: float | None) -> tuple[float | None, float | None]:
+    """(slope per week, weeks until `limit` at that rate) by least squares over known weekly peaks.
+
+    None for the weeks when the trend is flat or falling, there are fewer than 2 known weeks, or no limit.
+    """
+    known = [(i, v) for i, (_, v) in enumerate(points) if v is not None]
+    if len(known) < 2 or not limit:
+        return None, None
+    n = len(known)
+    mx, my = sum(i for i, _ in known) / n, sum(v for _, v in known) / n
+    var = sum((i - mx) ** 2 for i, _ in known)
+    slope = sum((i - mx) * (v - my) for i, v in known) / var
+    if slope <= 0:
+        return slope, None
+    last = my + slope * (known[-1][0] - mx)  # the trend's value now
+    return slope, max(0.0, (limit - last) / slope)

@@ -1,0 +1,99 @@
+"""Plain records passed from the collector to the store (no I/O, no boto3)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FunctionInfo:
+    name: str
+    arn: str
+    runtime: str | None
+    memory_mb: int | None
+    timeout_s: int | None
+    architecture: str | None
+    package_type: str | None
+    code_size: int              # $LATEST
+    code_size_all_versions: int  # every version: what counts against the 75 GB
+    version_count: int
+    last_modified: str | None
+    revision: str | None
+    vpc: bool
+    dlq_arn: str | None
+    on_failure_arn: str | None = None
+    reserved_concurrency: int | None = None   # None = no reserved concurrency
+    tags: dict[str, str] = field(default_factory=dict)
+    groups: dict[str, str] = field(default_factory=dict)
+    detail_at: float | None = None            # when per-function calls last succeeded
+
+
+@dataclass
+class ProvisionedConfig:
+    function: str
+    qualifier: str
+    requested: int
+    allocated: int
+    available: int
+    status: str
+
+
+@dataclass
+class AccountInfo:
+    concurrency_limit: int | None
+    unreserved_limit: int | None
+    code_storage_limit: int | None
+    code_storage_used: int | None
+    function_count: int | None
+    quota_concurrency: float | None = None   # Service Quotas' applied value, where readable
+    quota_code_storage_bytes: float | None = None
+
+
+@dataclass
+class QueueDepth:
+    arn: str
+    name: str
+    visible: int | None
+    not_visible: int | None
+    delayed: int | None
+    error: str | None = None   # why it is not measurable / not read
+
+
+@dataclass
+class CollectError:
+    source: str     # inventory, tags, details, account, quotas, metrics, sqs, session
+    api: str        # e.g. lambda:ListFunctions
+    code: str       # AWS error code, or the exception class
+    message: str
+
+
+@dataclass
+class Point:
+    metric: str     # catalogue key
+    dim: str        # function or queue name; "" for account metrics
+    resource: str   # alias/version qualifier for alias metrics, else ""
+    ts: int         # bucket start, epoch seconds
+    value: float
+    period: int = 60
+
+
+@dataclass
+class TargetResult:
+    target: str
+    region: str
+    account: str | None
+    started_at: float
+    finished_at: float = 0.0
+    account_info: AccountInfo | None = None
+    functions: list[FunctionInfo] | None = None     # None: inventory failed, keep what is stored
+    provisioned: list[ProvisionedConfig] | None = None
+    queues: list[QueueDepth] | None = None
+    points: list[Point] = field(default_factory=list)
+    coverage: list[tuple[int, int]] = field(default_factory=list)  # metric windows fully read
+    errors: list[CollectError] = field(default_factory=list)
+    api_calls: int = 0
+    metric_queries: int = 0   # metrics requested from GetMetricData (what CloudWatch bills)
+    series: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors

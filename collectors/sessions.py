@@ -1,0 +1,76 @@
+"""One boto3 Session per (target, region); assume-role; one botocore Config; API call counting.
+
+No I/O happens until a client makes its first call. Credentials come from the standard chain
+(environment, profiles, SSO, instance roles) or from sts:AssumeRole; they are never logged.
+"""
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .config import Collection, Target
+
+USER_AGENT = "headroom"
+
+
+class CallCounter:
+    """Counts API calls per 'service:Operation' (every attempt, retries included)."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, model: Any = None, **_: Any) -> None:
+        with self._lock:
+            self.calls[f"{model.service_model.service_id.hyphenize()}:{model.name}"] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.calls.values())
+
+
+def botocore_config(c: Collection) -> Config:
+    """Retries by botocore's standard mode (no hand-written loops); timeouts so a dead endpoint fails fast."""
+    return Config(retries={"mode": "standard", "max_attempts": c.max_attempts}, connect_timeout=5,
+                  read_timeout=60, max_pool_connections=16, user_agent_extra=USER_AGENT)
+
+
+class TargetSession:
+    """Clients for one (target, region), all sharing one botocore Config and call counter."""
+
+    def __init__(self, target: Target, region: str, collection: Collection,
+                 base_session: boto3.Session | None = None):
+        self.target, self.region = target, region
+        self.config = botocore_config(collection)
+        self.counter = CallCounter()
+        self._base = base_session
+        self._session: boto3.Session | None = None
+        self._clients: dict[str, Any] = {}
+
+    def _make_session(self) -> boto3.Session:
+        base = self._base or boto3.Session(profile_name=self.target.profile, region_name=self.region)
+        if not self.target.role_arn:
+            return base
+        sts = base.client("sts", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
+        sts.meta.events.register("before-call", self.counter)
+        kwargs = {"RoleArn": self.target.role_arn, "RoleSessionName": "headroom"}
+        if self.target.external_id:
+            kwargs["ExternalId"] = self.target.external_id
+        creds = sts.assume_role(**kwargs)["Credentials"]
+        return boto3.Session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                             aws_session_token=creds["SessionToken"], region_name=self.region)
+
+    def client(self, service: str) -> Any:
+        """A client for `service` in this region (the session and role are set up on first call)."""
+        if service not in self._clients:
+            if self._session is None:
+                self._session = self._make_session()
+            c = self._session.client(service, region_name=self.region, endpoint_url=self.target.endpoint_url,
+                                     config=self.config)
+            c.meta.events.register("before-call", self.counter)
+            self._clients[service] = c
+        return self._clients[service]

@@ -1,0 +1,329 @@
+"""The history store: SQLite in WAL mode, versioned schema, one transaction per target per cycle.
+
+Points are kept at three resolutions (60 s, 300 s, 3600 s); rollup moves ageing points to the next
+table (max for levels, sum for counts, from the catalogue), so a time range lives in exactly one
+table and queries may read the union. Coverage ranges record what was collected: inside a covered
+range a missing point is a real zero (idle); outside it the value is unknown.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .catalogue import BY_KEY
+from .config import Retention
+from .model import TargetResult
+
+RESOLUTIONS = (60, 300, 3600)
+
+MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE cycles (
+        id INTEGER PRIMARY KEY, started_at REAL NOT NULL, finished_at REAL
+    );
+    CREATE TABLE target_runs (
+        cycle_id INTEGER NOT NULL, target TEXT NOT NULL, region TEXT NOT NULL, account TEXT,
+        started_at REAL NOT NULL, finished_at REAL NOT NULL, functions INTEGER, series INTEGER,
+        api_calls INTEGER, metric_queries INTEGER, points INTEGER, error_count INTEGER NOT NULL,
+        PRIMARY KEY (cycle_id, target, region)
+    );
+    CREATE TABLE errors (
+        cycle_id INTEGER NOT NULL, target TEXT NOT NULL, region TEXT NOT NULL, account TEXT,
+        source TEXT NOT NULL, api TEXT NOT NULL, code TEXT NOT NULL, message TEXT NOT NULL, at REAL NOT NULL
+    );
+    CREATE INDEX errors_cycle ON errors(cycle_id);
+    CREATE TABLE coverage (
+        account TEXT NOT NULL, region TEXT NOT NULL, start INTEGER NOT NULL, end INTEGER NOT NULL,
+        PRIMARY KEY (account, region, start)
+    ) WITHOUT ROWID;
+    CREATE TABLE accounts (
+        account TEXT NOT NULL, region TEXT NOT NULL, target TEXT NOT NULL, updated_at REAL NOT NULL,
+        concurrency_limit INTEGER, unreserved_limit INTEGER, code_storage_limit INTEGER,
+        code_storage_used INTEGER, function_count INTEGER, quota_concurrency REAL,
+        quota_code_storage_bytes REAL,
+        PRIMARY KEY (account, region)
+    );
+    CREATE TABLE functions (
+        account TEXT NOT NULL, region TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL,
+        runtime TEXT, memory_mb INTEGER, timeout_s INTEGER, architecture TEXT, package_type TEXT,
+        code_size INTEGER NOT NULL, code_size_all_versions INTEGER NOT NULL, version_count INTEGER NOT NULL,
+        last_modified TEXT, revision TEXT, vpc INTEGER NOT NULL, dlq_arn TEXT, on_failure_arn TEXT,
+        reserved_concurrency INTEGER, tags TEXT NOT NULL, groups TEXT NOT NULL, detail_at REAL,
+        updated_at REAL NOT NULL,
+        PRIMARY KEY (account, region, name)
+    );
+    CREATE TABLE function_groups (
+        account TEXT NOT NULL, region TEXT NOT NULL, function TEXT NOT NULL, kind TEXT NOT NULL,
+        name TEXT NOT NULL, PRIMARY KEY (account, region, function, kind)
+    ) WITHOUT ROWID;
+    CREATE INDEX function_groups_by_group ON function_groups(kind, name);
+    CREATE TABLE provisioned (
+        account TEXT NOT NULL, region TEXT NOT NULL, function TEXT NOT NULL, qualifier TEXT NOT NULL,
+        requested INTEGER, allocated INTEGER, available INTEGER, status TEXT,
+        PRIMARY KEY (account, region, function, qualifier)
+    ) WITHOUT ROWID;
+    CREATE TABLE queues (
+        account TEXT NOT NULL, region TEXT NOT NULL, arn TEXT NOT NULL, name TEXT NOT NULL,
+        visible INTEGER, not_visible INTEGER, delayed INTEGER, error TEXT, updated_at REAL NOT NULL,
+        PRIMARY KEY (account, region, arn)
+    ) WITHOUT ROWID;
+    CREATE TABLE series (
+        id INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL, metric TEXT NOT NULL,
+        dim TEXT NOT NULL, resource TEXT NOT NULL, rollup TEXT NOT NULL CHECK (rollup IN ('max', 'sum')),
+        UNIQUE (account, region, metric, dim, resource)
+    );
+    CREATE TABLE points_60 (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+    CREATE TABLE points_300 (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+    CREATE TABLE points_3600 (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+        PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+    CREATE VIEW points AS
+        SELECT series_id, ts, value, 60 AS step FROM points_60
+        UNION ALL SELECT series_id, ts, value, 300 FROM points_300
+        UNION ALL SELECT series_id, ts, value, 3600 FROM points_3600;
+    """,
+]
+
+# Late or re-read datapoints replace what the same cycle window said; rollups combine.
+_UPSERT_REPLACE = "INSERT INTO points_{r}(series_id, ts, value) VALUES (?, ?, ?) " \
+                  "ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value"
+
+
+class StoreError(Exception):
+    """The store file cannot be opened or is from a newer headroom."""
+
+
+class Store:
+    """One SQLite file. Writes are serialised by a lock; readers use their own connections (WAL)."""
+
+    def __init__(self, path: str | Path, readonly: bool = False):
+        self.path = Path(path)
+        self.readonly = readonly
+        self._lock = threading.Lock()
+        self._local = threading.local()
+
+    # -- connections -------------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            if self.readonly:
+                if not self.path.exists():
+                    raise StoreError(f"{self.path}: no store yet; run `python -m collectors collect` first")
+                conn = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+            else:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the store: {e}") from e
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        """This thread's connection (created on first use, migrated when writable)."""
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._local.conn = self._connect()
+            if not self.readonly:
+                self._migrate(c)
+            else:
+                self._check_version(c)
+        return c
+
+    def close(self) -> None:
+        c = getattr(self._local, "conn", None)
+        if c is not None:
+            c.close()
+            self._local.conn = None
+
+    def _check_version(self, c: sqlite3.Connection) -> int:
+        v = c.execute("PRAGMA user_version").fetchone()[0]
+        if v > len(MIGRATIONS):
+            raise StoreError(f"{self.path}: written by a newer headroom (schema {v}, this one knows "
+                             f"{len(MIGRATIONS)}); upgrade headroom")
+        return v
+
+    def _migrate(self, c: sqlite3.Connection) -> None:
+        with self._lock:
+            v = self._check_version(c)
+            for i, script in enumerate(MIGRATIONS[v:], start=v + 1):
+                c.execute("BEGIN IMMEDIATE")
+                try:
+                    for stmt in script.split(";"):
+                        if stmt.strip():
+                            c.execute(stmt)
+                    c.execute(f"PRAGMA user_version = {i}")
+                    c.execute("COMMIT")
+                except BaseException:
+                    c.execute("ROLLBACK")
+                    raise
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; the lock keeps writer threads from interleaving."""
+        c = self.conn
+        with self._lock:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                yield c
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    # -- writes ------------------------------------------------------------------------------
+    def begin_cycle(self, now: float) -> int:
+        with self.transaction() as c:
+            return c.execute("INSERT INTO cycles(started_at) VALUES (?)", (now,)).lastrowid
+
+    def end_cycle(self, cycle_id: int, now: float) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE cycles SET finished_at = ? WHERE id = ?", (now, cycle_id))
+
+    def write_target(self, cycle_id: int, r: TargetResult) -> None:
+        """Everything one (target, region) produced in a cycle, atomically."""
+        with self.transaction() as c:
+            now = r.finished_at or time.time()
+            for e in r.errors:
+                c.execute("INSERT INTO errors VALUES (?,?,?,?,?,?,?,?,?)",
+                          (cycle_id, r.target, r.region, r.account, e.source, e.api, e.code, e.message, now))
+            n_points = 0
+            if r.account is not None:
+                self._write_inventory(c, r, now)
+                n_points = self._write_points(c, r)
+                for start, end in r.coverage:
+                    self._add_coverage(c, r.account, r.region, start, end)
+            c.execute("INSERT OR REPLACE INTO target_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                      (cycle_id, r.target, r.region, r.account, r.started_at, r.finished_at,
+                       None if r.functions is None else len(r.functions), r.series, r.api_calls,
+                       r.metric_queries, n_points, len(r.errors)))
+
+    def _write_inventory(self, c: sqlite3.Connection, r: TargetResult, now: float) -> None:
+        key = (r.account, r.region)
+        if r.account_info is not None:
+            a = r.account_info
+            c.execute("INSERT OR REPLACE INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                      (*key, r.target, now, a.concurrency_limit, a.unreserved_limit, a.code_storage_limit,
+                       a.code_storage_used, a.function_count, a.quota_concurrency, a.quota_code_storage_bytes))
+        if r.functions is not None:  # a complete listing replaces the set: deleted functions go
+            c.execute("DELETE FROM functions WHERE account = ? AND region = ?", key)
+            c.execute("DELETE FROM function_groups WHERE account = ? AND region = ?", key)
+            c.executemany("INSERT INTO functions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
+                (*key, f.name, f.arn, f.runtime, f.memory_mb, f.timeout_s, f.architecture, f.package_type,
+                 f.code_size, f.code_size_all_versions, f.version_count, f.last_modified, f.revision, int(f.vpc),
+                 f.dlq_arn, f.on_failure_arn, f.reserved_concurrency, json.dumps(f.tags, sort_keys=True),
+                 json.dumps(f.groups, sort_keys=True), f.detail_at, now) for f in r.functions])
+            c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
+                          [(*key, f.name, kind, name) for f in r.functions for kind, name in f.groups.items()])
+        if r.provisioned is not None:
+            c.execute("DELETE FROM provisioned WHERE account = ? AND region = ?", key)
+            c.executemany("INSERT INTO provisioned VALUES (?,?,?,?,?,?,?,?)",
+                          [(*key, p.function, p.qualifier, p.requested, p.allocated, p.available, p.status)
+                           for p in r.provisioned])
+        if r.queues is not None:
+            c.execute("DELETE FROM queues WHERE account = ? AND region = ?", key)
+            c.executemany("INSERT INTO queues VALUES (?,?,?,?,?,?,?,?,?)",
+                          [(*key, q.arn, q.name, q.visible, q.not_visible, q.delayed, q.error, now)
+                           for q in r.queues])
+
+    def _series_ids(self, c: sqlite3.Connection, account: str, region: str,
+                    keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
+        keys = set(keys)
+        ids = {(row[0], row[1], row[2]): row[3] for row in c.execute(
+            "SELECT metric, dim, resource, id FROM series WHERE account = ? AND region = ?", (account, region))}
+        for k in keys - ids.keys():
+            ids[k] = c.execute("INSERT INTO series(account, region, metric, dim, resource, rollup) "
+                               "VALUES (?,?,?,?,?,?)", (account, region, *k, BY_KEY[k[0]].rollup)).lastrowid
+        return ids
+
+    def _write_points(self, c: sqlite3.Connection, r: TargetResult) -> int:
+        if not r.points:
+            return 0
+        ids = self._series_ids(c, r.account, r.region, ((p.metric, p.dim, p.resource) for p in r.points))
+        by_res: dict[int, list[tuple[int, int, float]]] = {}
+        for p in r.points:
+            by_res.setdefault(p.period, []).append((ids[(p.metric, p.dim, p.resource)], p.ts, p.value))
+        for res, rows in by_res.items():
+            c.executemany(_UPSERT_REPLACE.format(r=res), rows)
+        return len(r.points)
+
+    @staticmethod
+    def _add_coverage(c: sqlite3.Connection, account: str, region: str, start: int, end: int) -> None:
+        """Record [start, end) as collected, merged with the ranges it touches."""
+        rows = c.execute("SELECT start, end FROM coverage WHERE account = ? AND region = ? "
+                         "AND start <= ? AND end >= ?", (account, region, end, start)).fetchall()
+        for s, e in rows:
+            start, end = min(start, s), max(end, e)
+        c.execute("DELETE FROM coverage WHERE account = ? AND region = ? AND start <= ? AND end >= ?",
+                  (account, region, end, start))
+        c.execute("INSERT INTO coverage VALUES (?,?,?,?)", (account, region, start, end))
+
+    def rollup(self, now: float, retention: Retention) -> dict[str, int]:
+        """Move ageing points to coarser tables and drop what is past retention; returns rows moved."""
+        moved = {}
+        plan = ((60, 300, retention.raw_days), (300, 3600, retention.five_minute_days))
+        for fine, coarse, days in plan:
+            cut = int(now - days * 86400) // 3600 * 3600   # hour-aligned: never splits a bucket
+            with self.transaction() as c:
+                c.execute(f"""
+                    INSERT INTO points_{coarse}(series_id, ts, value)
+                    SELECT p.series_id, p.ts / {coarse} * {coarse} AS b,
+                           CASE s.rollup WHEN 'sum' THEN SUM(p.value) ELSE MAX(p.value) END
+                    FROM points_{fine} p JOIN series s ON s.id = p.series_id
+                    WHERE p.ts < ? GROUP BY p.series_id, b
+                    ON CONFLICT(series_id, ts) DO UPDATE SET value = CASE
+                        (SELECT rollup FROM series WHERE id = excluded.series_id)
+                        WHEN 'sum' THEN value + excluded.value ELSE MAX(value, excluded.value) END
+                """, (cut,))
+                moved[f"{fine}->{coarse}"] = c.execute(f"DELETE FROM points_{fine} WHERE ts < ?", (cut,)).rowcount
+        cut = int(now - retention.hourly_days * 86400)
+        with self.transaction() as c:
+            moved["expired"] = c.execute("DELETE FROM points_3600 WHERE ts < ?", (cut,)).rowcount
+            c.execute("DELETE FROM coverage WHERE end < ?", (cut,))
+            c.execute("UPDATE coverage SET start = ? WHERE start < ?", (cut, cut))
+            c.execute("DELETE FROM errors WHERE at < ?", (cut,))
+        return moved
+
+    # -- reads -------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        return self.conn.execute(sql, params).fetchall()
+
+    def coverage_end(self, account: str, region: str) -> int | None:
+        """End of the latest collected metric window, or None before the first collection."""
+        row = self.conn.execute("SELECT MAX(end) FROM coverage WHERE account = ? AND region = ?",
+                                (account, region)).fetchone()
+        return row[0]
+
+    def coverage(self, account: str, region: str, start: int, end: int) -> list[tuple[int, int]]:
+        """Collected ranges overlapping [start, end), clipped to it."""
+        return [(max(s, start), min(e, end)) for s, e in self.conn.execute(
+            "SELECT start, end FROM coverage WHERE account = ? AND region = ? AND start < ? AND end > ? "
+            "ORDER BY start", (account, region, end, start))]
+
+    def functions(self, account: str, region: str) -> dict[str, dict[str, Any]]:
+        """Stored functions of one (account, region) by name, tags and groups decoded."""
+        out = {}
+        for row in self.conn.execute("SELECT * FROM functions WHERE account = ? AND region = ?", (account, region)):
+            d = dict(row)
+            d["tags"], d["groups"] = json.loads(d["tags"]), json.loads(d["groups"])
+            out[d["name"]] = d
+        return out
+
+    def stats(self) -> dict[str, int]:
+        """Row counts, for the CLI and benchmarks."""
+        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+                for t in ("functions", "series", "points_60", "points_300", "points_3600", "coverage")}
+
+
+def as_dict(obj: Any) -> dict[str, Any]:
+    return asdict(obj)
