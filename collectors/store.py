@@ -13,7 +13,6 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +89,15 @@ MIGRATIONS: list[str] = [
         SELECT series_id, ts, value, 60 AS step FROM points_60
         UNION ALL SELECT series_id, ts, value, 300 FROM points_300
         UNION ALL SELECT series_id, ts, value, 3600 FROM points_3600;
+    """,
+    # 2: hourly snapshots of account limits and usage (code storage growth, allocation trends)
+    """
+    CREATE TABLE account_history (
+        account TEXT NOT NULL, region TEXT NOT NULL, ts INTEGER NOT NULL, concurrency_limit INTEGER,
+        unreserved_limit INTEGER, code_storage_limit INTEGER, code_storage_used INTEGER,
+        function_count INTEGER, reserved_total INTEGER, provisioned_total INTEGER,
+        PRIMARY KEY (account, region, ts)
+    ) WITHOUT ROWID;
     """,
 ]
 
@@ -215,6 +223,13 @@ class Store:
             c.execute("INSERT OR REPLACE INTO accounts VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                       (*key, r.target, now, a.concurrency_limit, a.unreserved_limit, a.code_storage_limit,
                        a.code_storage_used, a.function_count, a.quota_concurrency, a.quota_code_storage_bytes))
+        if r.account_info is not None and r.functions is not None:
+            a = r.account_info
+            c.execute("INSERT OR REPLACE INTO account_history VALUES (?,?,?,?,?,?,?,?,?,?)",
+                      (*key, int(now) // 3600 * 3600, a.concurrency_limit, a.unreserved_limit,
+                       a.code_storage_limit, a.code_storage_used, a.function_count,
+                       sum(f.reserved_concurrency or 0 for f in r.functions),
+                       sum(p.allocated or p.requested for p in r.provisioned or [])))
         if r.functions is not None:  # a complete listing replaces the set: deleted functions go
             c.execute("DELETE FROM functions WHERE account = ? AND region = ?", key)
             c.execute("DELETE FROM function_groups WHERE account = ? AND region = ?", key)
@@ -324,6 +339,3 @@ class Store:
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("functions", "series", "points_60", "points_300", "points_3600", "coverage")}
 
-
-def as_dict(obj: Any) -> dict[str, Any]:
-    return asdict(obj)
