@@ -1,0 +1,427 @@
+"""The sandbox's own CloudWatch metric store and its GetMetricData / PutMetricData / ListMetrics /
+GetMetricStatistics handlers.
+
+moto's CloudWatch scans every stored point of every metric for every query and period, ignores the
+namespace when dimensions are given, starts buckets at StartTime and has no paging. This store keeps
+one series per (account, region, namespace, metric, dimensions), each a set of parallel arrays sorted
+by timestamp holding CloudWatch statistic sets (sum, count, min, max) per second. A query binary-
+searches its window and reduces it bucket by bucket, with buckets on epoch multiples of the period.
+
+Statistics: Sum, Maximum, Minimum, Average, SampleCount; percentiles pNN (e.g. p99, p99.9) are
+computed exactly, as CloudWatch does, only where the raw values are known (every stored set in the
+bucket has SampleCount 1 or Minimum == Maximum); other buckets get no datapoint. Other extended
+statistics (tm99, IQM, ...), metric math and SEARCH expressions answer a ValidationError.
+Units are not stored and the Unit filter is ignored.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+import uuid
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from datetime import datetime
+from typing import Any, Iterable
+
+from .protocol import Reply, RequestInfo, SandboxError, json_reply
+
+MAX_QUERIES = 500
+MAX_DATAPOINTS = 100_800
+BASIC_STATS = ("Sum", "Maximum", "Minimum", "Average", "SampleCount")
+_PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,10})?|100)$")
+
+DimKey = tuple[tuple[str, str], ...]
+
+
+def to_epoch(value: int | float | datetime) -> int:
+    """Epoch seconds (floored) from a number or an aware datetime."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware datetime or epoch seconds")
+        return int(math.floor(value.timestamp()))
+    return int(math.floor(value))
+
+
+class Series:
+    """One metric's statistic sets, sorted by timestamp (epoch seconds)."""
+
+    __slots__ = ("ts", "sums", "counts", "mins", "maxs")
+
+    def __init__(self) -> None:
+        self.ts = array("q")
+        self.sums = array("d")
+        self.counts = array("d")
+        self.mins = array("d")
+        self.maxs = array("d")
+
+    def add(self, t: int, s: float, c: float, mn: float, mx: float) -> None:
+        """Merge one statistic set at second t (same second aggregates like CloudWatch)."""
+        ts = self.ts
+        n = len(ts)
+        if n == 0 or t > ts[-1]:
+            ts.append(t)
+            self.sums.append(s)
+            self.counts.append(c)
+            self.mins.append(mn)
+            self.maxs.append(mx)
+            return
+        i = bisect_left(ts, t)
+        if i < n and ts[i] == t:
+            self.sums[i] += s
+            self.counts[i] += c
+            if mn < self.mins[i]:
+                self.mins[i] = mn
+            if mx > self.maxs[i]:
+                self.maxs[i] = mx
+            return
+        ts.insert(i, t)
+        self.sums.insert(i, s)
+        self.counts.insert(i, c)
+        self.mins.insert(i, mn)
+        self.maxs.insert(i, mx)
+
+    def drop_before(self, t: int) -> int:
+        """Remove points older than t; returns how many went."""
+        i = bisect_left(self.ts, t)
+        if i:
+            for arr in (self.ts, self.sums, self.counts, self.mins, self.maxs):
+                del arr[:i]
+        return i
+
+    def buckets(self, start: int, end: int, period: int) -> Iterable[tuple[int, int, int]]:
+        """(bucket_start, i, j) for each non-empty bucket; points i..j-1 fall in it.
+
+        Buckets sit on epoch multiples of `period`; the first one is the bucket holding `start`,
+        taken whole, so a bucket's value never depends on where the caller started its window.
+        """
+        ts = self.ts
+        lo = bisect_left(ts, start - start % period)
+        hi = bisect_left(ts, end)
+        i = lo
+        while i < hi:
+            b = ts[i] - ts[i] % period
+            j = bisect_left(ts, b + period, i, hi)
+            yield b, i, j
+            i = j
+
+    def reduce(self, start: int, end: int, period: int, stat: str) -> tuple[list[int], list[float]]:
+        """Timestamps and values (ascending) of `stat` per bucket."""
+        out_t: list[int] = []
+        out_v: list[float] = []
+        sums, counts, mins, maxs = self.sums, self.counts, self.mins, self.maxs
+        pct = percentile_of(stat)
+        for b, i, j in self.buckets(start, end, period):
+            if stat == "Sum":
+                v = math.fsum(sums[i:j]) if j - i > 1 else sums[i]
+            elif stat == "Maximum":
+                v = max(maxs[i:j])
+            elif stat == "Minimum":
+                v = min(mins[i:j])
+            elif stat == "SampleCount":
+                v = sum(counts[i:j])
+            elif stat == "Average":
+                c = sum(counts[i:j])
+                v = math.fsum(sums[i:j]) / c if c else 0.0
+            else:
+                v = self._percentile(i, j, pct)
+                if v is None:
+                    continue
+            out_t.append(b)
+            out_v.append(v)
+        return out_t, out_v
+
+    def _percentile(self, i: int, j: int, pct: float | None) -> float | None:
+        # Exact nearest-rank percentile over the raw values; unknown when a set hides them.
+        pairs = []
+        for k in range(i, j):
+            if self.counts[k] != 1 and self.mins[k] != self.maxs[k]:
+                return None
+            pairs.append((self.mins[k], self.counts[k]))
+        pairs.sort()
+        total = sum(w for _, w in pairs)
+        rank = max(1.0, math.ceil((pct or 0) / 100.0 * total))
+        seen = 0.0
+        for value, weight in pairs:
+            seen += weight
+            if seen >= rank:
+                return value
+        return pairs[-1][0] if pairs else None
+
+
+def percentile_of(stat: str) -> float | None:
+    m = _PERCENTILE.match(stat)
+    return float(stat[1:]) if m else None
+
+
+def check_stat(stat: str, where: str) -> None:
+    if stat in BASIC_STATS or percentile_of(stat) is not None:
+        return
+    raise SandboxError("ValidationError",
+                       f"The value {stat} for parameter {where} is not supported by the sandbox "
+                       "(Sum, Maximum, Minimum, Average, SampleCount, pNN).")
+
+
+def dim_key(dimensions: dict[str, str] | Iterable[dict[str, str]] | None) -> DimKey:
+    """Canonical, hashable dimensions (sorted by name)."""
+    if not dimensions:
+        return ()
+    if isinstance(dimensions, dict):
+        return tuple(sorted((str(k), str(v)) for k, v in dimensions.items()))
+    return tuple(sorted((d["Name"], d["Value"]) for d in dimensions))
+
+
+class MetricStore:
+    """All series of all accounts and regions, guarded by one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        # (account, region) -> (namespace, metric, dims) -> Series
+        self._series: dict[tuple[str, str], dict[tuple[str, str, DimKey], Series]] = {}
+        self._pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._series.clear()
+            self._pages.clear()
+
+    def series(self, account: str, region: str, namespace: str, metric: str,
+               dims: DimKey, create: bool = False) -> Series | None:
+        region_map = self._series.get((account, region))
+        if region_map is None:
+            if not create:
+                return None
+            region_map = self._series.setdefault((account, region), {})
+        key = (namespace, metric, dims)
+        found = region_map.get(key)
+        if found is None and create:
+            found = region_map[key] = Series()
+        return found
+
+    def put(self, account: str, region: str, namespace: str, metric: str,
+            dimensions: dict[str, str] | None, points: Iterable[tuple[Any, float]]) -> None:
+        """Add raw values (each one sample) at the given times."""
+        with self._lock:
+            s = self.series(account, region, namespace, metric, dim_key(dimensions), create=True)
+            assert s is not None
+            for t, v in points:
+                v = float(v)
+                s.add(to_epoch(t), v, 1.0, v, v)
+
+    def put_sets(self, account: str, region: str, namespace: str, metric: str,
+                 dimensions: dict[str, str] | DimKey | None,
+                 sets: Iterable[tuple[Any, float, float, float, float]]) -> None:
+        """Add statistic sets (t, sum, count, min, max)."""
+        dims = dimensions if isinstance(dimensions, tuple) else dim_key(dimensions)
+        with self._lock:
+            s = self.series(account, region, namespace, metric, dims, create=True)
+            assert s is not None
+            for t, sm, c, mn, mx in sets:
+                s.add(to_epoch(t), float(sm), float(c), float(mn), float(mx))
+
+    def prune(self, older_than: int | float) -> int:
+        """Drop points older than the epoch second given; empty series go too."""
+        cut = int(older_than)
+        dropped = 0
+        with self._lock:
+            for region_map in self._series.values():
+                emptied = []
+                for key, series in region_map.items():
+                    dropped += series.drop_before(cut)
+                    if not len(series.ts):
+                        emptied.append(key)
+                for key in emptied:
+                    del region_map[key]
+        return dropped
+
+    def point_count(self) -> int:
+        with self._lock:
+            return sum(len(s.ts) for m in self._series.values() for s in m.values())
+
+    # ---- CloudWatch API -------------------------------------------------------------------
+
+    def put_metric_data(self, info: RequestInfo) -> Reply:
+        body = info.json()
+        namespace = body.get("Namespace")
+        if not namespace:
+            raise SandboxError("MissingParameter", "The parameter Namespace is required.")
+        now = time.time()
+        for datum in body.get("MetricData", []):
+            t = datum.get("Timestamp", now)
+            dims = dim_key(datum.get("Dimensions"))
+            name = datum["MetricName"]
+            if "StatisticValues" in datum:
+                sv = datum["StatisticValues"]
+                sets = [(t, sv["Sum"], sv["SampleCount"], sv["Minimum"], sv["Maximum"])]
+            elif "Values" in datum:
+                counts = datum.get("Counts") or [1.0] * len(datum["Values"])
+                sets = [(t, v * c, c, v, v) for v, c in zip(datum["Values"], counts)]
+            else:
+                v = datum["Value"]
+                sets = [(t, v, 1.0, v, v)]
+            self.put_sets(info.account, info.region or "us-east-1", namespace, name, dims, sets)
+        return json_reply("cloudwatch", {})
+
+    def get_metric_data(self, info: RequestInfo) -> Reply:
+        body = info.json()
+        token = body.get("NextToken")
+        limit = min(int(body.get("MaxDatapoints") or MAX_DATAPOINTS), MAX_DATAPOINTS)
+        if token:
+            with self._lock:
+                state = self._pages.pop(token, None)
+            if state is None:
+                raise SandboxError("InvalidNextToken", "The service cannot process the token.")
+        else:
+            state = {"results": self._run_queries(info, body), "query": 0, "offset": 0}
+        return json_reply("cloudwatch", self._page(state, limit))
+
+    def _run_queries(self, info: RequestInfo, body: dict[str, Any]) -> list[dict[str, Any]]:
+        queries = body.get("MetricDataQueries") or []
+        if len(queries) > MAX_QUERIES:
+            raise SandboxError("ValidationError",
+                               "The collection MetricDataQueries must not contain more than "
+                               f"{MAX_QUERIES} items.")
+        if not queries:
+            raise SandboxError("ValidationError",
+                               "The parameter MetricDataQueries is required.")
+        start, end = to_epoch(body["StartTime"]), to_epoch(body["EndTime"])
+        if start >= end:
+            raise SandboxError("ValidationError",
+                               "The parameter StartTime must be less than the parameter EndTime.")
+        descending = (body.get("ScanBy") or "TimestampDescending") == "TimestampDescending"
+        ids = set()
+        results = []
+        region = info.region or "us-east-1"
+        with self._lock:
+            for n, q in enumerate(queries, 1):
+                qid = q.get("Id")
+                if not qid or qid in ids:
+                    raise SandboxError("ValidationError",
+                                       f"The value {qid} for parameter MetricDataQueries.member.{n}"
+                                       ".Id is missing or not unique.")
+                ids.add(qid)
+                if "Expression" in q:
+                    raise SandboxError("ValidationError",
+                                       "The sandbox does not evaluate metric math or SEARCH "
+                                       f"expressions (MetricDataQueries.member.{n}.Expression).")
+                ms = q.get("MetricStat")
+                if not ms:
+                    raise SandboxError("ValidationError",
+                                       f"The parameter MetricDataQueries.member.{n}.MetricStat "
+                                       "is required.\n")
+                period = int(ms.get("Period") or 0)
+                if period < 1 or (period >= 60 and period % 60) or (
+                        period < 60 and period not in (1, 5, 10, 20, 30)):
+                    raise SandboxError("ValidationError",
+                                       f"The parameter MetricDataQueries.member.{n}.MetricStat."
+                                       "Period must be 1, 5, 10, 20, 30, or a multiple of 60.")
+                stat = ms.get("Stat", "")
+                check_stat(stat, f"MetricDataQueries.member.{n}.MetricStat.Stat")
+                if q.get("ReturnData") is False:
+                    continue
+                metric = ms["Metric"]
+                series = self.series(q.get("AccountId") or info.account, region,
+                                     metric.get("Namespace", ""), metric.get("MetricName", ""),
+                                     dim_key(metric.get("Dimensions")))
+                ts, vs = series.reduce(start, end, period, stat) if series else ([], [])
+                if descending:
+                    ts.reverse()
+                    vs.reverse()
+                results.append({"Id": qid, "Label": q.get("Label") or metric.get("MetricName", ""),
+                                "Timestamps": ts, "Values": vs})
+        return results
+
+    def _page(self, state: dict[str, Any], limit: int) -> dict[str, Any]:
+        """One response page of at most `limit` datapoints, continuing where the last ended."""
+        results = state["results"]
+        budget = limit
+        page = []
+        qi, offset = state["query"], state["offset"]
+        for n, r in enumerate(results):
+            total = len(r["Timestamps"])
+            if n < qi:  # already fully delivered on an earlier page
+                page.append({"Id": r["Id"], "Label": r["Label"], "Timestamps": [], "Values": [],
+                             "StatusCode": "Complete"})
+                continue
+            begin = offset if n == qi else 0
+            take = min(budget, total - begin)
+            budget -= take
+            stop = begin + take
+            page.append({"Id": r["Id"], "Label": r["Label"],
+                         "Timestamps": r["Timestamps"][begin:stop],
+                         "Values": r["Values"][begin:stop],
+                         "StatusCode": "Complete" if stop >= total else "PartialData"})
+            if stop < total:
+                state["query"], state["offset"] = n, stop
+                for rest in results[n + 1:]:
+                    page.append({"Id": rest["Id"], "Label": rest["Label"], "Timestamps": [],
+                                 "Values": [], "StatusCode": "PartialData"})
+                token = uuid.uuid4().hex
+                with self._lock:
+                    self._pages[token] = state
+                    while len(self._pages) > 64:  # forget abandoned paginations
+                        self._pages.popitem(last=False)
+                return {"MetricDataResults": page, "NextToken": token, "Messages": []}
+        return {"MetricDataResults": page, "Messages": []}
+
+    def get_metric_statistics(self, info: RequestInfo) -> Reply:
+        body = info.json()
+        start, end = to_epoch(body["StartTime"]), to_epoch(body["EndTime"])
+        period = int(body["Period"])
+        stats = list(body.get("Statistics") or [])
+        extended = list(body.get("ExtendedStatistics") or [])
+        if not stats and not extended:
+            raise SandboxError("InvalidParameterCombination",
+                               "Must specify either Statistics or ExtendedStatistics")
+        for s in stats:
+            if s not in BASIC_STATS:
+                raise SandboxError("InvalidParameterValue",
+                                   f"The value {s} for parameter Statistics is not valid.")
+        for s in extended:
+            if percentile_of(s) is None:
+                check_stat(s, "ExtendedStatistics")
+        requested = (end - (start - start % period) + period - 1) // period
+        if requested > 1440:
+            raise SandboxError("InvalidParameterCombination",
+                               f"You have requested up to {requested} datapoints, which exceeds "
+                               "the limit of 1440. You may reduce the datapoints requested by "
+                               "increasing Period, or decreasing the time range.")
+        with self._lock:
+            series = self.series(info.account, info.region or "us-east-1", body["Namespace"],
+                                 body["MetricName"], dim_key(body.get("Dimensions")))
+            points: dict[int, dict[str, Any]] = {}
+            if series:
+                for stat in stats + extended:
+                    for t, v in zip(*series.reduce(start, end, period, stat)):
+                        dp = points.setdefault(t, {"Timestamp": t, "Unit": "None"})
+                        if stat in BASIC_STATS:
+                            dp[stat] = v
+                        else:
+                            dp.setdefault("ExtendedStatistics", {})[stat] = v
+        return json_reply("cloudwatch", {"Label": body["MetricName"],
+                                         "Datapoints": list(points.values())})
+
+    def list_metrics(self, info: RequestInfo) -> Reply:
+        body = info.json()
+        ns, name = body.get("Namespace"), body.get("MetricName")
+        wanted = [(d["Name"], d.get("Value")) for d in body.get("Dimensions") or []]
+        with self._lock:
+            keys = sorted(self._series.get((info.account, info.region or "us-east-1"), {}))
+        found = []
+        for k_ns, k_name, dims in keys:
+            if (ns and k_ns != ns) or (name and k_name != name):
+                continue
+            have = dict(dims)
+            if any(n not in have or (v is not None and have[n] != v) for n, v in wanted):
+                continue
+            found.append({"Namespace": k_ns, "MetricName": k_name,
+                          "Dimensions": [{"Name": n, "Value": v} for n, v in dims]})
+        start = int(body.get("NextToken") or 0)
+        page = found[start:start + 500]
+        out: dict[str, Any] = {"Metrics": page}
+        if start + 500 < len(found):
+            out["NextToken"] = str(start + 500)
+        return json_reply("cloudwatch", out)
