@@ -1,7 +1,6 @@
 """Shared test safety: no test may reach a real AWS endpoint or use real credentials."""
 import os
 
-import pytest
 
 SAFE_ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -18,5 +17,3 @@ for _k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_
     os.environ.pop(_k, None)
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "browser: drives a real headless Chromium")

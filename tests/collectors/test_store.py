@@ -1,0 +1,157 @@
+import sqlite3
+import threading
+
+import pytest
+
+from collectors.config import Retention
+from collectors.model import CollectError
+from collectors.store import MIGRATIONS, Store, StoreError
+
+from .helpers import ACCOUNT, REGION, T0, Point, fn, result
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "h.db")
+    yield s
+    s.close()
+
+
+def values(store, table="points_60"):
+    return store.query(f"SELECT s.metric, s.dim, p.ts, p.value FROM {table} p JOIN series s ON s.id = p.series_id "
+                       "ORDER BY s.metric, s.dim, p.ts")
+
+
+def test_new_store_is_wal_and_at_latest_schema(store):
+    assert store.query("PRAGMA journal_mode")[0][0] == "wal"
+    assert store.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+
+
+def test_newer_schema_is_refused(tmp_path):
+    p = tmp_path / "h.db"
+    c = sqlite3.connect(p)
+    c.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    c.close()
+    with pytest.raises(StoreError, match="newer headroom"):
+        Store(p).conn
+
+
+def test_migrates_a_version_1_store(tmp_path):
+    p = tmp_path / "h.db"
+    c = sqlite3.connect(p)
+    for stmt in MIGRATIONS[0].split(";"):
+        if stmt.strip():
+            c.execute(stmt)
+    c.execute("PRAGMA user_version = 1")
+    c.commit()
+    c.close()
+    s = Store(p)
+    assert s.query("PRAGMA user_version")[0][0] == 2
+    assert s.query("SELECT COUNT(*) FROM account_history")[0][0] == 0
+
+
+def test_readonly_store_missing_file_explains(tmp_path):
+    with pytest.raises(StoreError, match="run `python -m collectors collect` first"):
+        Store(tmp_path / "none.db", readonly=True).conn
+
+
+def test_upsert_replaces_late_datapoints_and_keeps_others(store):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0, 3), Point("Throttles", "a", "", T0 + 60, 4)]))
+    # next cycle re-reads the overlap: the late minute grew from 4 to 9
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0 + 60, 9)]))
+    assert [tuple(r) for r in values(store)] == [("Throttles", "a", T0, 3.0), ("Throttles", "a", T0 + 60, 9.0)]
+
+
+def test_coverage_ranges_merge(store):
+    cid = store.begin_cycle(T0)
+    for s, e in [(T0, T0 + 600), (T0 + 540, T0 + 1200), (T0 + 3000, T0 + 3600), (T0 + 1200, T0 + 1800)]:
+        store.write_target(cid, result([fn("a")], coverage=[(s, e)]))
+    assert store.coverage(ACCOUNT, REGION, T0, T0 + 7200) == [(T0, T0 + 1800), (T0 + 3000, T0 + 3600)]
+    assert store.coverage_end(ACCOUNT, REGION) == T0 + 3600
+    assert store.coverage(ACCOUNT, REGION, T0 + 100, T0 + 200) == [(T0 + 100, T0 + 200)]
+
+
+def test_failed_inventory_keeps_stored_functions_and_records_error(store):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a", reserved=5), fn("b")]))
+    r = result([])
+    r.functions, r.account_info = None, None
+    r.errors = [CollectError("inventory", "lambda:ListFunctions", "AccessDeniedException", "no")]
+    store.write_target(cid, r)
+    assert sorted(store.functions(ACCOUNT, REGION)) == ["a", "b"]
+    assert store.query("SELECT code FROM errors")[0][0] == "AccessDeniedException"
+    assert store.query("SELECT concurrency_limit FROM accounts")[0][0] == 1000
+
+
+def test_a_complete_listing_drops_deleted_functions(store):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a"), fn("b")]))
+    store.write_target(cid, result([fn("b")]))
+    assert list(store.functions(ACCOUNT, REGION)) == ["b"]
+    assert [tuple(r) for r in store.query("SELECT function, kind, name FROM function_groups")] == [("b", "prefix", "b")]
+
+
+def test_write_is_atomic(store):
+    cid = store.begin_cycle(T0)
+    bad = result([fn("a")], [Point("NoSuchMetric", "a", "", T0, 1)])  # unknown catalogue key fails mid-write
+    with pytest.raises(KeyError):
+        store.write_target(cid, bad)
+    assert store.functions(ACCOUNT, REGION) == {}
+    assert store.query("SELECT COUNT(*) FROM errors")[0][0] == 0
+
+
+def test_rollup_uses_max_for_levels_and_sum_for_counts(store):
+    cid = store.begin_cycle(T0)
+    pts = [Point("Throttles", "a", "", T0 + 60 * i, v) for i, v in enumerate([1, 2, 3, 4, 5, 6])] + \
+          [Point("ConcurrentExecutions", "a", "", T0 + 60 * i, v) for i, v in enumerate([10, 40, 20, 5, 1, 7])]
+    store.write_target(cid, result([fn("a")], pts))
+    moved = store.rollup(T0 + 3 * 86400 + 7200, Retention(raw_days=3, five_minute_days=30, hourly_days=455))
+    assert moved["60->300"] == 12
+    assert values(store) == []
+    # minutes 0-4 fall in the T0 bucket, minute 5 in T0+300
+    assert [tuple(r) for r in values(store, "points_300")] == [
+        ("ConcurrentExecutions", "a", T0, 40.0), ("ConcurrentExecutions", "a", T0 + 300, 7.0),
+        ("Throttles", "a", T0, 15.0), ("Throttles", "a", T0 + 300, 6.0)]
+    # 30 days on, the 5-minute buckets become one hourly bucket each
+    store.rollup(T0 + 31 * 86400 + 7200, Retention(raw_days=3, five_minute_days=30, hourly_days=455))
+    assert [tuple(r) for r in values(store, "points_3600")] == [
+        ("ConcurrentExecutions", "a", T0, 40.0), ("Throttles", "a", T0, 21.0)]
+    # and past hourly retention they are gone
+    store.rollup(T0 + 456 * 86400, Retention())
+    assert values(store, "points_3600") == []
+
+
+def test_rollup_merges_into_an_existing_coarse_bucket(store):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0, 5, period=300)]))
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0 + 60, 2)]))  # a late 1-minute point
+    store.rollup(T0 + 4 * 86400, Retention())
+    assert [tuple(r) for r in values(store, "points_300")] == [("Throttles", "a", T0, 7.0)]
+
+
+def test_readers_are_not_blocked_by_a_writer(tmp_path):
+    writer = Store(tmp_path / "h.db")
+    cid = writer.begin_cycle(T0)
+    writer.write_target(cid, result([fn("a")]))
+    reader = Store(tmp_path / "h.db", readonly=True)
+    entered, release = threading.Event(), threading.Event()
+
+    def hold_write():
+        with writer.transaction() as c:
+            c.execute("DELETE FROM functions")
+            entered.set()
+            release.wait(5)
+
+    t = threading.Thread(target=hold_write)
+    t.start()
+    entered.wait(5)
+    try:
+        # the write is in progress and uncommitted: the reader still sees the last committed state
+        assert list(reader.functions(ACCOUNT, REGION)) == ["a"]
+    finally:
+        release.set()
+        t.join()
+    reader.close()
+    reader = Store(tmp_path / "h.db", readonly=True)
+    assert reader.functions(ACCOUNT, REGION) == {}
