@@ -66,6 +66,7 @@ class Collection:
     overlap_minutes: int = 10         # re-read each cycle for late datapoints
     inventory_refresh_minutes: int = 60  # per-function detail calls for unchanged functions
     max_workers: int = 4              # (target, region) pairs collected at once
+    detail_workers: int = 4           # per-function Lambda calls in flight per (target, region)
     max_attempts: int = 5             # botocore standard retry mode
 
 
@@ -192,12 +193,14 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
         "interval_seconds": "an integer >= 60", "backfill_hours": "an integer from 0 to 360 (CloudWatch keeps 1-minute data 15 days)",
         "backfill_days": "an integer from 0 to 455", "overlap_minutes": "an integer from 0 to 180",
         "inventory_refresh_minutes": "an integer >= 1", "max_workers": "an integer from 1 to 32",
+        "detail_workers": "an integer from 1 to 16",
         "max_attempts": "an integer from 1 to 20",
     })
     collection = Collection(
         int(c.number("interval_seconds", 60, 60)), int(c.number("backfill_hours", 24, 0, 360)),
         int(c.number("backfill_days", 7, 0, 455)), int(c.number("overlap_minutes", 10, 0, 180)),
         int(c.number("inventory_refresh_minutes", 60, 1)), int(c.number("max_workers", 4, 1, 32)),
+        int(c.number("detail_workers", 4, 1, 16)),
         int(c.number("max_attempts", 5, 1, 20)),
     )
     for k in c.table:

@@ -92,7 +92,7 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
         fns = [inventory.to_function(f, sizes[f["FunctionName"]]) for f in latest]
         c = settings.collection
         todo = inventory.pick_refresh(fns, previous, now, c.inventory_refresh_minutes * 60, c.interval_seconds)
-        details, errs = inventory.read_details(lam, todo)
+        details, errs = inventory.read_details(lam, todo, c.detail_workers)
         r.errors.extend(errs)
         provisioned = []
         for f in fns:
