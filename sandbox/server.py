@@ -110,8 +110,9 @@ class Sandbox:
 
     @property
     def endpoint_url(self) -> str:
-        if self._server is None:
+        if not self.port:
             raise RuntimeError("Sandbox not started")
+        # Stays valid while set_reachable(False) has the port closed.
         return f"http://{self.host}:{self.port}"
 
     def set_reachable(self, reachable: bool) -> None:

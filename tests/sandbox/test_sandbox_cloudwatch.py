@@ -1,0 +1,261 @@
+"""The sandbox's CloudWatch: GetMetricData semantics, limits and paging, through stock boto3."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+import pytest
+from botocore.exceptions import ClientError
+
+PROD = "123456789012"
+T0 = 1_700_000_000 - 1_700_000_000 % 3600  # an hour boundary
+
+
+def q(qid, metric, stat="Sum", period=60, dims=None, ns="AWS/Lambda", **extra):
+    dimensions = [{"Name": k, "Value": v} for k, v in (dims or {}).items()]
+    return {"Id": qid, "MetricStat": {"Metric": {"Namespace": ns, "MetricName": metric,
+                                                 "Dimensions": dimensions},
+                                      "Period": period, "Stat": stat}, **extra}
+
+
+def epochs(result):
+    return [int(t.timestamp()) for t in result["Timestamps"]]
+
+
+def test_put_metric_data_lands_in_store(sb, client):
+    cw = client("cloudwatch")
+    now = int(time.time())
+    cw.put_metric_data(Namespace="AWS/SQS", MetricData=[
+        {"MetricName": "ApproximateNumberOfMessagesVisible", "Value": 7.0, "Timestamp": now,
+         "Dimensions": [{"Name": "QueueName", "Value": "dlq"}]},
+        {"MetricName": "ApproximateNumberOfMessagesVisible", "Values": [3.0, 9.0],
+         "Counts": [1.0, 2.0], "Timestamp": now,
+         "Dimensions": [{"Name": "QueueName", "Value": "dlq"}]},
+        {"MetricName": "Age", "StatisticValues": {"SampleCount": 2, "Sum": 10, "Minimum": 4,
+                                                  "Maximum": 6}, "Timestamp": now}])
+    got = cw.get_metric_data(
+        MetricDataQueries=[q("mx", "ApproximateNumberOfMessagesVisible", "Maximum",
+                             dims={"QueueName": "dlq"}, ns="AWS/SQS"),
+                           q("n", "ApproximateNumberOfMessagesVisible", "SampleCount",
+                             dims={"QueueName": "dlq"}, ns="AWS/SQS"),
+                           q("avg", "Age", "Average", ns="AWS/SQS")],
+        StartTime=now - 120, EndTime=now + 60)["MetricDataResults"]
+    assert [r["Values"] for r in got] == [[9.0], [4.0], [5.0]]
+    assert [r["StatusCode"] for r in got] == ["Complete"] * 3
+
+
+def test_statistics_and_same_second_aggregation(sb, client):
+    dims = {"FunctionName": "f"}
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Duration", dims,
+                         [(T0 + 5, 10.0), (T0 + 5, 30.0), (T0 + 40, 20.0), (T0 + 65, 100.0)])
+    stats = ["Sum", "Maximum", "Minimum", "Average", "SampleCount", "p50", "p99"]
+    got = client("cloudwatch").get_metric_data(
+        MetricDataQueries=[q(s.lower(), "Duration", s, dims=dims) for s in stats],
+        StartTime=T0, EndTime=T0 + 120, ScanBy="TimestampAscending")["MetricDataResults"]
+    values = {r["Id"]: r["Values"] for r in got}
+    assert values == {"sum": [60.0, 100.0], "maximum": [30.0, 100.0], "minimum": [10.0, 100.0],
+                      "average": [20.0, 100.0], "samplecount": [3.0, 1.0],
+                      # same-second values became one statistic set: percentiles unknown there
+                      "p50": [100.0], "p99": [100.0]}
+    assert all(epochs(r) == [T0, T0 + 60] for r in got if r["Id"][0] != "p")
+
+
+def test_percentiles_over_raw_values(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Duration", None,
+                         [(T0 + s, float(s + 1)) for s in range(50)])
+    got = client("cloudwatch").get_metric_data(
+        MetricDataQueries=[q("p50", "Duration", "p50"), q("p99", "Duration", "p99"),
+                           q("p100", "Duration", "p100")],
+        StartTime=T0, EndTime=T0 + 60)["MetricDataResults"]
+    assert [r["Values"] for r in got] == [[25.0], [50.0], [50.0]]
+
+
+def test_percentile_needs_raw_values(sb, client):
+    # A statistic set with several different samples hides them: no percentile, like CloudWatch.
+    sb.put_metric_sets(PROD, "us-east-1", "AWS/Lambda", "Duration", None,
+                       [(T0, 300.0, 3.0, 50.0, 150.0)])
+    got = client("cloudwatch").get_metric_data(
+        MetricDataQueries=[q("p", "Duration", "p99"), q("m", "Duration", "Maximum")],
+        StartTime=T0, EndTime=T0 + 60)["MetricDataResults"]
+    assert got[0]["Values"] == [] and got[1]["Values"] == [150.0]
+
+
+def test_buckets_align_to_period_boundaries(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations", None,
+                         [(T0 + m * 60, 1.0) for m in range(30)])
+    cw = client("cloudwatch")
+    # StartTime 7m30s past the hour: buckets still start on multiples of 300 s.
+    got = cw.get_metric_data(MetricDataQueries=[q("a", "Invocations", period=300)],
+                             StartTime=T0 + 450, EndTime=T0 + 1800,
+                             ScanBy="TimestampAscending")["MetricDataResults"][0]
+    assert epochs(got) == [T0 + 300 * k for k in range(1, 6)]
+    assert got["Values"] == [5.0] * 5
+    hourly = cw.get_metric_data(MetricDataQueries=[q("a", "Invocations", period=3600)],
+                                StartTime=datetime.fromtimestamp(T0 + 900, timezone.utc),
+                                EndTime=datetime.fromtimestamp(T0 + 3600, timezone.utc))
+    assert epochs(hourly["MetricDataResults"][0]) == [T0]
+    assert hourly["MetricDataResults"][0]["Values"] == [30.0]
+
+
+def test_scan_order_label_return_data(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Errors", None,
+                         [(T0, 1.0), (T0 + 60, 2.0), (T0 + 120, 3.0)])
+    cw = client("cloudwatch")
+    queries = [q("a", "Errors", Label="errors!"), q("b", "Errors"),
+               q("hidden", "Errors", ReturnData=False)]
+    desc = cw.get_metric_data(MetricDataQueries=queries, StartTime=T0,
+                              EndTime=T0 + 180)["MetricDataResults"]
+    assert [r["Id"] for r in desc] == ["a", "b"]
+    assert desc[0]["Label"] == "errors!" and desc[1]["Label"] == "Errors"
+    assert desc[0]["Values"] == [3.0, 2.0, 1.0]  # TimestampDescending is the default
+    asc = cw.get_metric_data(MetricDataQueries=queries[:1], StartTime=T0, EndTime=T0 + 180,
+                             ScanBy="TimestampAscending")["MetricDataResults"]
+    assert asc[0]["Values"] == [1.0, 2.0, 3.0]
+
+
+def test_namespace_dimensions_account_region_are_exact(sb, client, new_function):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Errors", {"FunctionName": "f"},
+                         [(T0, 1.0)])
+    sb.put_metric_points(PROD, "us-east-1", "Custom", "Errors", {"FunctionName": "f"},
+                         [(T0, 10.0)])
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Errors",
+                         {"FunctionName": "f", "Resource": "f:live"}, [(T0, 100.0)])
+    sb.put_metric_points(PROD, "eu-west-1", "AWS/Lambda", "Errors", {"FunctionName": "f"},
+                         [(T0, 1000.0)])
+    sb.put_metric_points("222222222222", "us-east-1", "AWS/Lambda", "Errors",
+                         {"FunctionName": "f"}, [(T0, 5000.0)])
+    cw = client("cloudwatch")
+    got = cw.get_metric_data(
+        MetricDataQueries=[q("fn", "Errors", dims={"FunctionName": "f"}),
+                           q("res", "Errors", dims={"Resource": "f:live", "FunctionName": "f"}),
+                           q("none", "Errors")],
+        StartTime=T0, EndTime=T0 + 60)["MetricDataResults"]
+    assert [r["Values"] for r in got] == [[1.0], [100.0], []]
+    eu = client("cloudwatch", region="eu-west-1").get_metric_data(
+        MetricDataQueries=[q("fn", "Errors", dims={"FunctionName": "f"})],
+        StartTime=T0, EndTime=T0 + 60)["MetricDataResults"]
+    assert eu[0]["Values"] == [1000.0]
+
+
+def test_500_query_limit(sb, client):
+    cw = client("cloudwatch")
+    ok = cw.get_metric_data(MetricDataQueries=[q(f"q{i}", "Errors") for i in range(500)],
+                            StartTime=T0, EndTime=T0 + 60)
+    assert len(ok["MetricDataResults"]) == 500
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(MetricDataQueries=[q(f"q{i}", "Errors") for i in range(501)],
+                           StartTime=T0, EndTime=T0 + 60)
+    err = e.value.response["Error"]
+    assert err["Code"] == "ValidationError"
+    assert "must not contain more than 500 items" in err["Message"]
+
+
+def test_invalid_requests(sb, client):
+    cw = client("cloudwatch")
+    for queries in ([q("a", "Errors", period=90)], [q("a", "Errors", stat="tm99")],
+                    [{"Id": "e", "Expression": "SUM(METRICS())"}]):
+        with pytest.raises(ClientError) as e:
+            cw.get_metric_data(MetricDataQueries=queries, StartTime=T0, EndTime=T0 + 60)
+        assert e.value.response["Error"]["Code"] == "ValidationError"
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(MetricDataQueries=[q("a", "Errors")], StartTime=T0 + 60, EndTime=T0)
+    assert e.value.response["Error"]["Code"] == "ValidationError"
+
+
+def test_next_token_over_100800_datapoints(sb, client):
+    # 3 series x 40,000 one-second points (Period=1) = 120,000 datapoints: two pages.
+    for name in ("a", "b", "c"):
+        sb.put_metric_points(PROD, "us-east-1", "Bench", "M", {"S": name},
+                             [(T0 + s, float(s)) for s in range(40_000)])
+    cw = client("cloudwatch")
+    queries = [q(n, "M", period=1, dims={"S": n}, ns="Bench") for n in ("a", "b", "c")]
+    first = cw.get_metric_data(MetricDataQueries=queries, StartTime=T0, EndTime=T0 + 40_000,
+                               ScanBy="TimestampAscending")
+    assert sum(len(r["Values"]) for r in first["MetricDataResults"]) == 100_800
+    assert [r["StatusCode"] for r in first["MetricDataResults"]] == [
+        "Complete", "Complete", "PartialData"]
+    second = cw.get_metric_data(MetricDataQueries=queries, StartTime=T0, EndTime=T0 + 40_000,
+                                ScanBy="TimestampAscending", NextToken=first["NextToken"])
+    assert "NextToken" not in second
+    c_values = first["MetricDataResults"][2]["Values"] + second["MetricDataResults"][2]["Values"]
+    assert c_values == [float(s) for s in range(40_000)]
+    assert [r["StatusCode"] for r in second["MetricDataResults"]] == ["Complete"] * 3
+    # boto3's paginator stitches the same thing together.
+    pages = list(cw.get_paginator("get_metric_data").paginate(
+        MetricDataQueries=queries, StartTime=T0, EndTime=T0 + 40_000))
+    assert len(pages) == 2
+    assert sum(len(r["Values"]) for p in pages for r in p["MetricDataResults"]) == 120_000
+
+
+def test_max_datapoints(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations", None,
+                         [(T0 + m * 60, float(m)) for m in range(25)])
+    cw = client("cloudwatch")
+    kw = dict(MetricDataQueries=[q("a", "Invocations")], StartTime=T0, EndTime=T0 + 1500,
+              MaxDatapoints=10)
+    seen, token, pages = [], None, 0
+    while True:
+        page = cw.get_metric_data(**kw, **({"NextToken": token} if token else {}))
+        pages += 1
+        assert len(page["MetricDataResults"][0]["Values"]) <= 10
+        seen += page["MetricDataResults"][0]["Values"]
+        token = page.get("NextToken")
+        if not token:
+            break
+    assert pages == 3 and seen == [float(m) for m in range(24, -1, -1)]
+    with pytest.raises(ClientError) as e:
+        cw.get_metric_data(**kw, NextToken="bogus")
+    assert e.value.response["Error"]["Code"] == "InvalidNextToken"
+
+
+def test_get_metric_statistics_and_list_metrics(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Throttles", {"FunctionName": "f"},
+                         [(T0, 4.0), (T0 + 30, 6.0)])
+    sb.put_metric_points(PROD, "us-east-1", "AWS/SQS", "ApproximateAgeOfOldestMessage",
+                         {"QueueName": "dlq"}, [(T0, 60.0)])
+    cw = client("cloudwatch")
+    stats = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Throttles",
+                                     Dimensions=[{"Name": "FunctionName", "Value": "f"}],
+                                     StartTime=T0, EndTime=T0 + 60, Period=60,
+                                     Statistics=["Sum", "Maximum"])
+    dp = stats["Datapoints"][0]
+    assert (dp["Sum"], dp["Maximum"], int(dp["Timestamp"].timestamp())) == (10.0, 6.0, T0)
+    lambda_metrics = cw.list_metrics(Namespace="AWS/Lambda")["Metrics"]
+    assert lambda_metrics == [{"Namespace": "AWS/Lambda", "MetricName": "Throttles",
+                               "Dimensions": [{"Name": "FunctionName", "Value": "f"}]}]
+    by_dim = cw.list_metrics(Dimensions=[{"Name": "QueueName"}])["Metrics"]
+    assert [m["MetricName"] for m in by_dim] == ["ApproximateAgeOfOldestMessage"]
+
+
+def test_prune_drops_old_points(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations", None,
+                         [(T0 + m * 60, 1.0) for m in range(10)])
+    assert sb.prune_metrics(T0 + 300) == 5
+    got = client("cloudwatch").get_metric_data(
+        MetricDataQueries=[q("a", "Invocations")], StartTime=T0, EndTime=T0 + 600)
+    assert len(got["MetricDataResults"][0]["Values"]) == 5
+    assert sb.prune_metrics(T0 + 10_000) == 5
+    assert sb.metrics.point_count() == 0
+
+
+def test_many_queries_over_a_week_is_fast(sb, client):
+    # 300 functions x 2 metrics with a coarse-seeded week (hourly, 5-min last day, 1-min last 3h).
+    now = T0 + 7 * 86400
+    times = ([now - 7 * 86400 + h * 3600 for h in range(6 * 24)]
+             + [now - 86400 + m * 300 for m in range(288 - 36)]
+             + [now - 3 * 3600 + m * 60 for m in range(180)])
+    for i in range(300):
+        for metric in ("Invocations", "ConcurrentExecutions"):
+            sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", metric,
+                                 {"FunctionName": f"fn-{i}"}, [(t, 1.0) for t in times])
+    queries = [q(f"q{i}", "Invocations", dims={"FunctionName": f"fn-{i}"}) for i in range(300)]
+    queries += [q(f"c{i}", "ConcurrentExecutions", "Maximum", dims={"FunctionName": f"fn-{i}"})
+                for i in range(200)]
+    cw = client("cloudwatch")
+    started = time.perf_counter()
+    got = cw.get_metric_data(MetricDataQueries=queries, StartTime=now - 86400, EndTime=now)
+    elapsed = time.perf_counter() - started
+    assert len(got["MetricDataResults"]) == 500
+    assert len(got["MetricDataResults"][0]["Values"]) == 252 + 180
+    assert elapsed < 2.0, elapsed
