@@ -14,7 +14,7 @@ from . import inventory, metrics
 from .config import Collection, Settings, Target
 from .errors import AWS_ERRORS, to_error
 from .grouping import groups_for
-from .model import AccountInfo, CollectError, FunctionInfo, TargetResult
+from .model import AccountInfo, CollectError, TargetResult
 from .sessions import TargetSession
 from .store import Store
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 import time
 
-import pytest
 
 from collectors import cli, config, iam
 from collectors.pipeline import run_cycle
@@ -12,38 +11,8 @@ from collectors.sessions import TargetSession
 from collectors.store import Store
 
 from . import seed
+from .conftest import write_config
 from .seed import PROD, STAGING
-
-
-def write_config(tmp_path, endpoint, extra_targets="", collection="max_attempts = 2\nbackfill_days = 1"):
-    p = tmp_path / "fleet.toml"
-    p.write_text(f"""
-[store]
-path = "headroom.db"
-[grouping]
-prefix_depth = 1
-tag_keys = ["team"]
-[collection]
-{collection}
-[[targets]]
-name = "prod"
-regions = ["us-east-1", "eu-west-1"]
-endpoint_url = "{endpoint}"
-[[targets]]
-name = "staging"
-regions = ["us-east-1", "eu-west-1"]
-role_arn = "{seed.ROLE}"
-endpoint_url = "{endpoint}"
-{extra_targets}
-""")
-    return p
-
-
-@pytest.fixture
-def fleet(sb, tmp_path):
-    seed.build(sb)
-    seed.put_metrics(sb, int(time.time()))
-    return write_config(tmp_path, sb.endpoint_url)
 
 
 def check_json(capsys, cfg, window="2h"):

@@ -1,6 +1,5 @@
 """Inventory reads; Stubber shows the paging moto lacks (ListFunctions ignores MaxItems there)."""
 import boto3
-import pytest
 from botocore.config import Config
 from botocore.stub import Stubber
 

@@ -1,6 +1,14 @@
-from collectors.config import Collection
-from collectors.pipeline import metric_windows
+import boto3
+from botocore.config import Config
+from botocore.stub import Stubber
 
+from collectors import config
+from collectors.config import Collection
+from collectors.pipeline import metric_windows, run_cycle
+from collectors.sessions import CallCounter, TargetSession
+from collectors.store import Store
+
+from .seed import PROD
 NOW = 1_700_000_000 + 1234   # not aligned
 H = 3600
 
@@ -29,3 +37,60 @@ def test_catch_up_after_an_outage_reads_the_old_part_hourly():
 def test_nothing_to_read_within_the_same_minute():
     c = Collection(overlap_minutes=0)
     assert metric_windows(NOW // 60 * 60, NOW, c) == []
+
+
+# --- AccessDenied in one region, shown with Stubber (the other region talks to the sandbox) ----------
+
+class DeniedRegion:
+    """A session whose every AWS answer, after STS, is an SCP-style AccessDenied."""
+
+    DENIED = {"lambda": ["list_functions", "get_account_settings"], "resourcegroupstaggingapi": ["get_resources"],
+              "service-quotas": ["get_service_quota"], "cloudwatch": ["get_metric_data"]}
+
+    def __init__(self, target, region):
+        self.target, self.region, self.counter = target, region, CallCounter()
+        self.stubs = {}
+
+    def client(self, service):
+        if service not in self.stubs:
+            c = boto3.client(service, region_name=self.region, endpoint_url="http://127.0.0.1:9",
+                             config=Config(retries={"mode": "standard", "max_attempts": 1}))
+            c.meta.events.register("before-call", self.counter)
+            stub = Stubber(c)
+            if service == "sts":
+                stub.add_response("get_caller_identity", {"Account": PROD, "Arn": "arn:aws:iam::1:user/x", "UserId": "x"})
+            for op in self.DENIED.get(service, []):
+                stub.add_client_error(op, service_error_code="AccessDeniedException", http_status_code=403,
+                                      service_message=f"not authorized to perform {op} with an explicit deny in an SCP")
+            stub.activate()
+            self.stubs[service] = (c, stub)
+        return self.stubs[service][0]
+
+
+def test_access_denied_region_is_recorded_and_the_other_region_is_stored(fleet):
+    settings = config.load(fleet)
+    settings = config.Settings(settings.path, settings.store_path, settings.targets[:1], settings.grouping,
+                               settings.thresholds, settings.collection, settings.retention)
+    denied = []
+
+    def factory(t, region, c):
+        if region == "eu-west-1":
+            denied.append(DeniedRegion(t, region))
+            return denied[-1]
+        return TargetSession(t, region, c)
+
+    store = Store(settings.store_path)
+    report = run_cycle(settings, store, session_factory=factory)
+    for _, stub in denied[0].stubs.values():
+        stub.assert_no_pending_responses()
+    assert report.exit_code == 3
+    assert sorted((r.region, e.source, e.api, e.code) for r, e in report.errors) == [
+        ("eu-west-1", "account", "lambda:GetAccountSettings", "AccessDeniedException"),
+        ("eu-west-1", "inventory", "lambda:ListFunctions", "AccessDeniedException"),
+        ("eu-west-1", "metrics", "cloudwatch:GetMetricData", "AccessDeniedException"),
+        ("eu-west-1", "tags", "tag:GetResources", "AccessDeniedException"),
+    ]   # Service Quotas is optional: its AccessDenied is not an error
+    assert len(store.functions(PROD, "us-east-1")) == 10
+    assert store.functions(PROD, "eu-west-1") == {}
+    assert store.coverage_end(PROD, "eu-west-1") is None   # nothing read: unknown, not idle
+    assert store.query("SELECT COUNT(*) FROM errors WHERE region = 'eu-west-1'")[0][0] == 4

@@ -1,0 +1,483 @@
+"""Triage and limit-review analysis the dashboard needs beyond review.py (pure over store data).
+
+Everything here reads the store or a `review.TargetReview` and returns plain records; nothing
+formats or draws. Unknown stays None (never 0): a window that was not collected has no value.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import history
+from .catalogue import metrics_for
+from .config import Grouping
+from .grouping import prefix_group
+from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_peaks, worst
+from .store import Store
+
+EPISODE_GAP_S = 900   # a throttling streak ends after 15 minutes without a throttle
+NO_GROUP = ""         # group name of functions without the tag (an empty tag is no tag, as in grouping.py)
+
+
+# -- the window and the data's age ----------------------------------------------------------------
+def review_window(now: float, seconds: int) -> tuple[int, int]:
+    """[start, end) exactly as `python -m collectors check --window` computes it (the current minute included)."""
+    now = int(now)
+    return (now - seconds) // 60 * 60, now // 60 * 60 + 60
+
+
+@dataclass
+class TargetRun:
+    target: str
+    region: str
+    account: str | None   # None: the target could not even be identified (session failed)
+    finished_at: float
+    functions: int | None
+    error_count: int
+
+
+@dataclass
+class DataStatus:
+    cycles_finished: int
+    running_since: float | None          # a cycle that started and has not finished
+    last_cycle_finished_at: float | None
+    last_data_at: float | None           # latest target written (a cycle may still be running)
+    runs: list[TargetRun] = field(default_factory=list)   # the latest run of each (target, region)
+    errors: list[dict[str, Any]] = field(default_factory=list)  # latest finished cycle's errors
+
+
+def data_version(store: Store) -> tuple[Any, ...]:
+    """A cheap value that changes whenever a collector writes a target or ends a cycle (a cache key)."""
+    row = store.query("SELECT (SELECT MAX(id) FROM cycles), (SELECT MAX(finished_at) FROM cycles), "
+                      "(SELECT MAX(finished_at) FROM target_runs), (SELECT COUNT(*) FROM target_runs)")[0]
+    return tuple(row)
+
+
+def data_status(store: Store) -> DataStatus:
+    """How fresh the store is and what failed; empty (cycles_finished 0, no runs) before the first write."""
+    finished, last = store.query("SELECT COUNT(*), MAX(finished_at) FROM cycles WHERE finished_at IS NOT NULL")[0]
+    running = store.query("SELECT MIN(started_at) FROM cycles WHERE finished_at IS NULL AND id > "
+                          "COALESCE((SELECT MAX(id) FROM cycles WHERE finished_at IS NOT NULL), 0)")[0][0]
+    runs = [TargetRun(r["target"], r["region"], r["account"], r["finished_at"], r["functions"], r["error_count"])
+            for r in store.query("""
+                SELECT t.* FROM target_runs t JOIN (
+                    SELECT target, region, MAX(cycle_id) AS c FROM target_runs GROUP BY target, region) m
+                ON t.target = m.target AND t.region = m.region AND t.cycle_id = m.c
+                ORDER BY t.target, t.region""")]
+    # Errors of the latest finished cycle, plus those already written by a running one (fresher).
+    from .review import latest_errors
+    errors = latest_errors(store)
+    if running is not None:
+        cur = store.query("SELECT MAX(id) FROM cycles")[0][0]
+        done = {(r["target"], r["region"]) for r in store.query(
+            "SELECT target, region FROM target_runs WHERE cycle_id = ?", (cur,))}
+        errors = [e for e in errors if (e["target"], e["region"]) not in done] + [dict(r) for r in store.query(
+            "SELECT target, region, account, source, api, code, message, at FROM errors WHERE cycle_id = ? "
+            "ORDER BY target, region, source", (cur,))]
+    last_data = max((r.finished_at for r in runs), default=None)
+    return DataStatus(finished, running, last, last_data, runs, errors)
+
+
+# -- what is wrong now -------------------------------------------------------------------------------
+@dataclass
+class ThrottleRow:
+    account: str
+    region: str
+    function: str
+    group: str | None
+    throttles: float
+    invocations: float | None
+    throttle_rate: float | None       # throttles / (invocations + throttles): share of attempts rejected
+    peak_concurrency: float | None
+    reserved_concurrency: int | None
+    since: int | None                 # start of the latest throttling streak (epoch s)
+    last_seen: int | None
+    status: str
+
+
+def _nonzero_points(store: Store, account: str, region: str, metric: str, start: int, end: int,
+                    ) -> dict[str, list[tuple[int, int]]]:
+    """dim -> [(ts, step)] of non-zero points, ascending."""
+    out: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for r in store.query("""
+            SELECT s.dim, p.ts, p.step FROM series s JOIN points p ON p.series_id = s.id
+            WHERE s.account = ? AND s.region = ? AND s.metric = ? AND p.ts >= ? AND p.ts < ? AND p.value > 0
+            ORDER BY s.dim, p.ts""", (account, region, metric, start, end)):
+        out[r[0]].append((r[1], r[2]))
+    return out
+
+
+def streak_start(points: Sequence[tuple[int, int]], gap_s: int = EPISODE_GAP_S) -> int | None:
+    """Start of the latest run of (ts, step) points with no silence longer than gap_s between them."""
+    if not points:
+        return None
+    since = points[-1][0]
+    for (ts, step), (nxt, _) in zip(reversed(points[:-1]), reversed(points[1:])):
+        if nxt - (ts + step) > gap_s:
+            break
+        since = ts
+    return since
+
+
+def throttling(store: Store, t: TargetReview, start: int, end: int) -> list[ThrottleRow]:
+    """Functions that throttled in [start, end), worst first (status, then throttle count)."""
+    points = _nonzero_points(store, t.account, t.region, "Throttles", start, end)
+    rows = []
+    for f in t.functions:
+        if not f.throttles:
+            continue
+        inv = f.invocations
+        rate = f.throttles / (inv + f.throttles) if inv is not None else None
+        pts = points.get(f.name, [])
+        rows.append(ThrottleRow(t.account, t.region, f.name, f.groups.get("prefix"), f.throttles, inv, rate,
+                                f.peak_concurrency, f.reserved_concurrency, streak_start(pts),
+                                pts[-1][0] if pts else None, f.status))
+    return sorted(rows, key=lambda r: (-SEVERITY[r.status], -r.throttles, r.function))
+
+
+@dataclass
+class AsyncRow:
+    account: str
+    region: str
+    function: str
+    group: str | None
+    async_events_dropped: float | None
+    dead_letter_errors: float | None
+    destination_delivery_failures: float | None
+    max_async_event_age_ms: float | None
+    dlq_arn: str | None
+    on_failure_arn: str | None
+    status: str
+
+
+def async_failures(t: TargetReview) -> list[AsyncRow]:
+    """Functions that dropped or lost async events, worst first (events lost before events dropped)."""
+    rows = [AsyncRow(t.account, t.region, f.name, f.groups.get("prefix"), f.async_events_dropped,
+                     f.dead_letter_errors, f.destination_delivery_failures, f.max_async_event_age_ms,
+                     f.dlq_arn, f.on_failure_arn, f.status)
+            for f in t.functions
+            if f.async_events_dropped or f.dead_letter_errors or f.destination_delivery_failures]
+    return sorted(rows, key=lambda r: (-SEVERITY[r.status], -((r.dead_letter_errors or 0)
+                                                              + (r.destination_delivery_failures or 0)),
+                                       -(r.async_events_dropped or 0), r.function))
+
+
+@dataclass
+class QueueRow:
+    account: str
+    region: str
+    name: str
+    arn: str
+    visible: int | None          # live depth (GetQueueAttributes); None = not measurable / not read
+    not_visible: int | None
+    delayed: int | None
+    error: str | None
+    oldest_age_s: float | None   # latest ApproximateAgeOfOldestMessage in the window
+    growth_per_hour: float | None  # change of the visible count over the last hour of the window
+    peak_visible: float | None
+    feeders: list[str]           # functions whose DLQ or on-failure destination it is
+    status: str
+
+
+def queue_growth(points: Sequence[tuple[int, float | None]]) -> float | None:
+    """Messages per hour between the first and last known values; None with fewer than two."""
+    known = [(ts, v) for ts, v in points if v is not None]
+    if len(known) < 2 or known[-1][0] == known[0][0]:
+        return None
+    return (known[-1][1] - known[0][1]) * 3600 / (known[-1][0] - known[0][0])
+
+
+def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any],
+                       ) -> list[QueueRow]:
+    """Every stored dead-letter queue of the target with depth, age and growth, deepest first."""
+    from .review import grade
+    feeders: dict[str, list[str]] = defaultdict(list)
+    for f in t.functions:
+        for arn in {f.dlq_arn, f.on_failure_arn} - {None}:
+            feeders[arn].append(f.name)
+    ages = {r[0]: r[1] for r in store.query("""
+        SELECT s.dim, p.value FROM series s JOIN points p ON p.series_id = s.id
+        WHERE s.account = ? AND s.region = ? AND s.metric = 'DLQOldestAge' AND p.ts >= ? AND p.ts < ?
+        ORDER BY p.ts""", (t.account, t.region, start, end))}
+    peaks = {r[0]: r[1] for r in store.query("""
+        SELECT s.dim, MAX(p.value) FROM series s JOIN points p ON p.series_id = s.id
+        WHERE s.account = ? AND s.region = ? AND s.metric = 'DLQVisible' AND p.ts >= ? AND p.ts < ?
+        GROUP BY s.dim""", (t.account, t.region, start, end))}
+    recent = max(start, end - 3600)
+    rows = []
+    for q in store.query("SELECT * FROM queues WHERE account = ? AND region = ? ORDER BY name",
+                         (t.account, t.region)):
+        series = history.timeseries(store, t.account, t.region, "DLQVisible", recent, end, 60, dims=[q["name"]])
+        covered = any(v is not None for _, v in series)
+        rows.append(QueueRow(
+            t.account, t.region, q["name"], q["arn"], q["visible"], q["not_visible"], q["delayed"], q["error"],
+            ages.get(q["name"], 0.0 if covered else None), queue_growth(series),
+            peaks.get(q["name"], 0.0 if covered else None), sorted(feeders.get(q["arn"], [])),
+            grade(q["visible"], thresholds["dlq_messages"])))
+    return sorted(rows, key=lambda r: (r.visible is None, -(r.visible or 0), -(r.growth_per_hour or 0), r.name))
+
+
+@dataclass
+class SpilloverRow:
+    account: str
+    region: str
+    function: str
+    qualifier: str
+    spillover: float
+    provisioned: int | None                # allocated (or requested) for this alias, None if not configured now
+    peak_provisioned_executions: float | None
+    max_utilization: float | None          # 0-1
+    status: str
+
+
+def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any]) -> list[SpilloverRow]:
+    """Aliases whose invocations spilled over their provisioned concurrency, most spillover first."""
+    from .review import grade
+    agg: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
+    keys = [m.key for m in metrics_for("alias")]
+    for r in store.query(f"""
+            SELECT s.metric, s.dim, s.resource, SUM(p.value), MAX(p.value) FROM series s
+            JOIN points p ON p.series_id = s.id
+            WHERE s.account = ? AND s.region = ? AND s.metric IN ({','.join('?' * len(keys))})
+              AND p.ts >= ? AND p.ts < ? GROUP BY s.id""", (t.account, t.region, *keys, start, end)):
+        agg[(r[1], r[2])][r[0]] = (r[3], r[4])
+    prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"]) for r in store.query(
+        "SELECT * FROM provisioned WHERE account = ? AND region = ?", (t.account, t.region))}
+    rows = []
+    for (fn, qual), m in agg.items():
+        spill = m.get("ProvisionedConcurrencySpilloverInvocations", (0.0, 0.0))[0]
+        if spill <= 0:
+            continue
+        rows.append(SpilloverRow(t.account, t.region, fn, qual, spill, prov.get((fn, qual)),
+                                 m.get("ProvisionedConcurrentExecutions", (None, None))[1],
+                                 m.get("ProvisionedConcurrencyUtilization", (None, None))[1],
+                                 grade(spill, thresholds["provisioned_spillover"])))
+    return sorted(rows, key=lambda r: (-SEVERITY[r.status], -r.spillover, r.function, r.qualifier))
+
+
+# -- the weekly limit review -------------------------------------------------------------------------
+@dataclass
+class LimitTrend:
+    key: str                     # concurrency | claimed_concurrency | reserved_allocation | code_storage
+    label: str
+    unit: str                    # count | bytes
+    limit: float | None
+    weeks: list[tuple[int, float | None]]   # (week start, peak) oldest first; None = not collected
+    slope_per_week: float | None
+    weeks_until: float | None    # at the trend's rate; None if flat, falling or unknown
+    latest: float | None
+
+
+def _history_weekly(store: Store, account: str, region: str, column: str, weeks: int, now: float,
+                    ) -> list[tuple[int, float | None]]:
+    end = history.week_start(now) + history.WEEK
+    start = end - weeks * history.WEEK
+    by_week: dict[int, float] = {}
+    for ts, v in store.query(f"SELECT ts, {column} FROM account_history WHERE account = ? AND region = ? "
+                             f"AND ts >= ? AND ts < ? AND {column} IS NOT NULL", (account, region, start, end)):
+        w = history.week_start(ts)
+        by_week[w] = max(by_week.get(w, v), v)
+    return [(w, by_week.get(w)) for w in range(start, end, history.WEEK)]
+
+
+def limit_trends(store: Store, t: TargetReview, weeks: int, now: float) -> list[LimitTrend]:
+    """Weekly peaks of each account limit's usage over the last `weeks` weeks, with the trend to the limit.
+
+    Concurrency from the 1-minute metrics (rolled up with max); reserved allocation and code storage
+    from the hourly account snapshots. Weeks not collected are None.
+    """
+    out = []
+    limit = t.concurrency_limit
+    for key, metric, label in (("concurrency", "AccountConcurrentExecutions", "Peak concurrent executions"),
+                               ("claimed_concurrency", "ClaimedAccountConcurrency", "Peak claimed concurrency")):
+        pts = history.weekly_peaks(store, t.account, t.region, metric, weeks, now)
+        out.append(_trend(key, label, "count", limit, pts))
+    reservable = limit - UNRESERVED_FLOOR if limit and limit > UNRESERVED_FLOOR else None
+    out.append(_trend("reserved_allocation", "Reserved concurrency allocated", "count", reservable,
+                      _history_weekly(store, t.account, t.region, "reserved_total", weeks, now)))
+    out.append(_trend("code_storage", "Code storage used", "bytes", t.code_storage_limit_bytes,
+                      _history_weekly(store, t.account, t.region, "code_storage_used", weeks, now)))
+    return out
+
+
+def _trend(key: str, label: str, unit: str, limit: float | None, pts: list[tuple[int, float | None]]) -> LimitTrend:
+    slope, until = history.weeks_until(pts, limit)
+    latest = next((v for _, v in reversed(pts) if v is not None), None)
+    return LimitTrend(key, label, unit, limit, pts, slope, until, latest)
+
+
+def account_history(store: Store, account: str, region: str, start: int, end: int) -> list[dict[str, Any]]:
+    """Hourly snapshots of limits and usage in [start, end), oldest first (empty if none were kept)."""
+    return [dict(r) for r in store.query("SELECT * FROM account_history WHERE account = ? AND region = ? "
+                                         "AND ts >= ? AND ts < ? ORDER BY ts", (account, region, start, end))]
+
+
+@dataclass
+class CodeHolder:
+    function: str
+    group: str | None
+    code_size_bytes: int
+    all_versions_bytes: int
+    old_versions_bytes: int     # what deleting unused versions would free
+    version_count: int
+    share_of_used: float | None  # of the account's code storage used (0-1)
+
+
+def code_holders(t: TargetReview, n: int = 20) -> list[CodeHolder]:
+    """The n functions holding the most code storage, every version counted, largest first."""
+    used = t.code_storage_used_bytes
+    fs = sorted(t.functions, key=lambda f: (-f.code_size_all_versions_bytes, f.name))[:n]
+    return [CodeHolder(f.name, f.groups.get("prefix"), f.code_size_bytes, f.code_size_all_versions_bytes,
+                       max(0, f.code_size_all_versions_bytes - f.code_size_bytes), f.version_count,
+                       f.code_size_all_versions_bytes / used if used else None) for f in fs]
+
+
+@dataclass
+class OverReserved:
+    function: str
+    group: str | None
+    reserved: int
+    peak_concurrency: float
+    unused: float           # reserved - peak: concurrency no one else may use
+    peak_ratio: float       # peak / reserved
+
+
+def over_reserved(t: TargetReview, max_ratio: float = 0.5, min_unused: float = 10) -> list[OverReserved]:
+    """Functions whose reserved concurrency is far above their peak in the window, most unused first.
+
+    Functions whose peak is unknown (window not collected) are left out rather than called idle.
+    """
+    rows = [OverReserved(f.name, f.groups.get("prefix"), f.reserved_concurrency, f.peak_concurrency,
+                         f.reserved_concurrency - f.peak_concurrency, f.peak_concurrency / f.reserved_concurrency)
+            for f in t.functions
+            if f.reserved_concurrency and f.peak_concurrency is not None
+            and f.peak_concurrency <= max_ratio * f.reserved_concurrency
+            and f.reserved_concurrency - f.peak_concurrency >= min_unused]
+    return sorted(rows, key=lambda r: (-r.unused, r.function))
+
+
+# -- grouping other than the stored one ------------------------------------------------------------
+def group_of(name: str, groups: dict[str, str], tags: dict[str, str], kind: str, grouping: Grouping) -> str:
+    """A function's group under `kind`: "prefix" (as stored), "prefix:N" (name prefix at depth N) or
+    "tag:KEY"; NO_GROUP ("") when the function lacks the tag."""
+    if kind == "prefix":
+        return groups.get("prefix") or prefix_group(name, grouping)
+    if kind.startswith("prefix:"):
+        return prefix_group(name, grouping, int(kind.split(":", 1)[1]))
+    if kind.startswith("tag:"):
+        return tags.get(kind[4:]) or NO_GROUP
+    raise ValueError(f"unknown group kind {kind!r}: use prefix, prefix:N or tag:KEY")
+
+
+def stored_kind(kind: str, grouping: Grouping) -> str | None:
+    """The function_groups kind equal to `kind`, if the collector stored that grouping."""
+    if kind == "prefix" or kind == f"prefix:{grouping.prefix_depth}":
+        return "prefix"
+    if kind.startswith("tag:") and kind[4:] in grouping.tag_keys:
+        return kind
+    return None
+
+
+def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start: int, end: int,
+            include_ungrouped: bool = True) -> list[GroupReview]:
+    """Group totals like review's, for any grouping (stored or not), sorted by name.
+
+    Peak concurrency is the peak of the group's summed per-minute concurrency. With include_ungrouped,
+    functions without the tag form a group named NO_GROUP so that the totals add up.
+    """
+    members: dict[str, list[FunctionReview]] = defaultdict(list)
+    for f in t.functions:
+        members[group_of(f.name, f.groups, f.tags, kind, grouping)].append(f)
+    if not include_ungrouped:
+        members.pop(NO_GROUP, None)
+    known = t.coverage_ratio > 0
+    sk = stored_kind(kind, grouping)
+    if sk is not None:
+        peaks = group_peaks(store, t.account, t.region, sk, start, end)
+        if include_ungrouped and NO_GROUP in members:
+            peaks[NO_GROUP] = _summed_peak(store, t, [f.name for f in members[NO_GROUP]], start, end)
+    else:
+        peaks = {g: _summed_peak(store, t, [f.name for f in fs], start, end) for g, fs in members.items()}
+
+    def total(vals: Iterable[float | None]) -> float | None:
+        k = [v for v in vals if v is not None]
+        return sum(k) if k else None
+
+    out = []
+    for name, fs in sorted(members.items()):
+        dlqs = {f.dlq_arn: f.dlq_messages for f in fs if f.dlq_arn} | \
+               {f.on_failure_arn: f.on_failure_messages for f in fs if f.on_failure_arn}
+        peak = peaks.get(name)
+        out.append(GroupReview(
+            kind=kind, name=name, function_count=len(fs), peak_concurrency=peak if peak is not None else (
+                0.0 if known else None),
+            invocations=total(f.invocations for f in fs), errors=total(f.errors for f in fs),
+            throttles=total(f.throttles for f in fs), reserved_total=sum(f.reserved_concurrency or 0 for f in fs),
+            async_events_dropped=total(f.async_events_dropped for f in fs),
+            dlq_messages=total(dlqs.values()) if dlqs else 0, status=worst(*(f.status for f in fs))))
+    return out
+
+
+def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, end: int) -> float | None:
+    if not names:
+        return None
+    sums: dict[int, float] = defaultdict(float)
+    for i in range(0, len(names), 500):
+        chunk = names[i:i + 500]
+        for ts, v in store.query(f"""
+                SELECT p.ts, p.value FROM series s JOIN points p ON p.series_id = s.id
+                WHERE s.account = ? AND s.region = ? AND s.metric = 'ConcurrentExecutions'
+                  AND s.dim IN ({','.join('?' * len(chunk))}) AND p.ts >= ? AND p.ts < ?""",
+                                 (t.account, t.region, *chunk, start, end)):
+            sums[ts] += v
+    return max(sums.values()) if sums else None
+
+
+# -- one function ----------------------------------------------------------------------------------
+@dataclass
+class FunctionDetail:
+    config: dict[str, Any]               # the stored functions row (tags and groups decoded)
+    provisioned: list[dict[str, Any]]    # per qualifier: requested, allocated, available, status
+    queues: dict[str, dict[str, Any]]    # arn -> stored queue row (dlq and on-failure destination)
+
+
+def function_detail(store: Store, account: str, region: str, name: str) -> FunctionDetail | None:
+    """The stored configuration of one function, or None if it is not (or no longer) in the inventory."""
+    cfg = store.functions(account, region).get(name)
+    if cfg is None:
+        return None
+    prov = [dict(r) for r in store.query("SELECT qualifier, requested, allocated, available, status FROM provisioned "
+                                         "WHERE account = ? AND region = ? AND function = ? ORDER BY qualifier",
+                                         (account, region, name))]
+    arns = [a for a in (cfg["dlq_arn"], cfg["on_failure_arn"]) if a]
+    queues = {r["arn"]: dict(r) for r in store.query(
+        f"SELECT * FROM queues WHERE account = ? AND region = ? AND arn IN ({','.join('?' * len(arns))})",
+        (account, region, *arns))} if arns else {}
+    return FunctionDetail(cfg, prov, queues)
+
+
+def chart_step(store: Store, account: str, region: str, start: int, end: int, max_points: int = 500) -> int:
+    """The bucket size for charts of [start, end): fine enough for about max_points buckets, and never
+    finer than the coarsest resolution stored in the window (else hourly points would look like spikes
+    between zeros)."""
+    span = max(60, end - start)
+    step = next((s for s in (60, 300, 900, 3600, 21600, 86400) if span / s <= max_points), 86400)
+    coarse = store.query("""
+        SELECT MAX(p.step) FROM series s JOIN points p ON p.series_id = s.id
+        WHERE s.account = ? AND s.region = ? AND s.metric = 'AccountConcurrentExecutions'
+          AND p.ts >= ? AND p.ts < ?""", (account, region, start, end))[0][0]
+    return max(step, coarse or 60)
+
+
+def console_url(region: str, function: str) -> str:
+    """The AWS console page of a Lambda function."""
+    return f"https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{function}"
+
+
+def queue_console_url(region: str, account: str, name: str) -> str:
+    """The AWS console page of an SQS queue."""
+    from urllib.parse import quote
+    url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
+    return f"https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}#/queues/{quote(url, safe='')}"
