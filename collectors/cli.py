@@ -74,7 +74,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     store = Store(settings.store_path, readonly=True)
     now = int(time.time())
     start, end = now - args.window, now
-    rv = review.review(store, start // 60 * 60, end // 60 * 60 + 60, settings.thresholds, args.group_by)
+    # whole minutes up to the current one, which CloudWatch has not finished yet
+    rv = review.review(store, start // 60 * 60, end // 60 * 60, settings.thresholds, args.group_by)
     if not rv.targets:
         print(f"{settings.store_path}: no data collected yet; run `python -m collectors collect --config "
               f"{args.config}` first", file=sys.stderr)
@@ -110,8 +111,16 @@ def render_table(rv: review.Review) -> str:
     return "\n".join(out)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors exit 3 (an error of ours), never 2, which `check` uses for critical."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_ERROR, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m collectors", description="headroom: Lambda fleet limits monitor")
+    p = _Parser(prog="python -m collectors", description="headroom: Lambda fleet limits monitor")
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="run one collection cycle (or loop with --every)")
     c.add_argument("--config", required=True, help="fleet.toml")

@@ -481,3 +481,40 @@ def queue_console_url(region: str, account: str, name: str) -> str:
     from urllib.parse import quote
     url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     return f"https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}#/queues/{quote(url, safe='')}"
+
+
+# -- for the overview ------------------------------------------------------------------------------
+def target_grades(t: TargetReview, thresholds: dict[str, Any]) -> dict[str, str | None]:
+    """ok / warn / critical per overview number, by the configured thresholds; None where unknown."""
+    from .review import grade
+
+    def g(kind: str, v: float | None) -> str | None:
+        return None if v is None else grade(v, thresholds[kind])
+
+    lim = t.concurrency_limit
+    out = {
+        "concurrency": g("concurrency", t.peak_concurrency / lim if lim and t.peak_concurrency is not None else None),
+        "claimed_concurrency": g("claimed_concurrency", t.peak_claimed_concurrency / lim
+                                 if lim and t.peak_claimed_concurrency is not None else None),
+        "code_storage": g("code_storage", t.code_storage_used_bytes / t.code_storage_limit_bytes
+                          if t.code_storage_limit_bytes and t.code_storage_used_bytes is not None else None),
+        "reserved_allocation": g("reserved_allocation", t.reserved_total / (lim - UNRESERVED_FLOOR)
+                                 if lim and lim > UNRESERVED_FLOOR else None),
+        "throttles": g("throttles", t.throttles),
+        "async_events_dropped": g("async_events_dropped", t.async_events_dropped),
+        "dead_letter_errors": g("dead_letter_errors", t.dead_letter_errors),
+        "dlq_messages": g("dlq_messages", t.dlq_messages),
+        "provisioned_spillover": g("provisioned_spillover", t.provisioned_spillover),
+        "function_count": None if t.function_count is None else "ok",
+    }
+    known = [out["concurrency"], out["claimed_concurrency"]]
+    out["headroom"] = worst(*(s for s in known if s)) if any(known) else None
+    return out
+
+
+def throttling_groups(rows: Sequence[ThrottleRow], groups: dict[str, str]) -> list[tuple[str, float, int]]:
+    """(group, throttles, functions throttling) per group, most throttles first."""
+    acc: dict[str, list[float]] = defaultdict(list)
+    for r in rows:
+        acc[groups.get(r.function, NO_GROUP)].append(r.throttles)
+    return sorted(((g, sum(v), len(v)) for g, v in acc.items()), key=lambda x: (-x[1], x[0]))
