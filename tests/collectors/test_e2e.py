@@ -78,8 +78,10 @@ def test_collect_then_check_reports_the_seeded_numbers(fleet, capsys):
             s["dead_letter_errors"], s["dlq_messages"], s["function_count"], s["status"]) == (
         1000, 15, 985, 5, 3, 12, 3, "critical")
     q = t[(STAGING, "eu-west-1")]   # collected and idle: zeros, not unknown
-    assert (q["peak_concurrency"], q["throttles"], q["concurrency_headroom_pct"], q["dlq_messages"], q["status"]) == (
-        0, 0, 100.0, 0, "ok")
+    assert (q["function_count"], q["peak_concurrency"], q["throttles"], q["concurrency_headroom_pct"], q["dlq_messages"],
+            q["status"]) == (14, 0, 0, 100.0, 0, "ok")
+    assert {g["name"]: g["function_count"] for g in q["groups"]} == {
+        "auth": 3, "inventory": 3, "media": 3, "notifications": 3, "reports": 1, "search": 1}
 
 
 def test_second_cycle_is_incremental_and_picks_up_late_points(fleet, sb, capsys):
@@ -104,6 +106,22 @@ def test_second_cycle_is_incremental_and_picks_up_late_points(fleet, sb, capsys)
     p = by_target(data)[(PROD, "us-east-1")]
     assert p["throttles"] == 359    # 350 + the late 9, nothing counted twice
     assert store.query("SELECT COUNT(*) FROM cycles WHERE finished_at IS NOT NULL")[0][0] == 2
+
+
+def test_credentials_never_reach_the_output_or_logs(fleet, capsys, caplog, monkeypatch):
+    secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "FwoGZXIvYXdzSESSIONTOKEN")
+    caplog.set_level("DEBUG", logger="headroom")
+    cli.main(["collect", "--config", str(fleet)])
+    cli.main(["check", "--config", str(fleet), "--format", "json"])
+    seen = capsys.readouterr()
+    text = seen.out + seen.err + caplog.text
+    assert "prod us-east-1" in text
+    assert secret not in text and "SESSIONTOKEN" not in text and "testing" not in text
+    store = Store(config.load(fleet).store_path)
+    dump = "\n".join(store.conn.iterdump())
+    assert secret not in dump and "SESSIONTOKEN" not in dump
 
 
 def test_iam_policy_covers_exactly_the_calls_made(fleet):
