@@ -99,6 +99,10 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (account, region, ts)
     ) WITHOUT ROWID;
     """,
+    # 3: small key/value state (e.g. the last rollup boundary)
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+    """,
 ]
 
 # Late or re-read datapoints replace what the same cycle window said; rollups combine.
@@ -284,11 +288,20 @@ class Store:
         c.execute("INSERT INTO coverage VALUES (?,?,?,?)", (account, region, start, end))
 
     def rollup(self, now: float, retention: Retention) -> dict[str, int]:
-        """Move ageing points to coarser tables and drop what is past retention; returns rows moved."""
+        """Move ageing points to coarser tables and drop what is past retention; returns rows moved.
+
+        The boundaries are hour-aligned, so the work (a scan of the point tables) is done at most
+        once an hour, not every cycle.
+        """
+        cuts = (int(now - retention.raw_days * 86400) // 3600 * 3600,
+                int(now - retention.five_minute_days * 86400) // 3600 * 3600,
+                int(now - retention.hourly_days * 86400) // 3600 * 3600)
+        key = ",".join(map(str, cuts))
+        last = self.conn.execute("SELECT value FROM meta WHERE key = 'rollup'").fetchone()
+        if last is not None and last[0] == key:
+            return {}
         moved = {}
-        plan = ((60, 300, retention.raw_days), (300, 3600, retention.five_minute_days))
-        for fine, coarse, days in plan:
-            cut = int(now - days * 86400) // 3600 * 3600   # hour-aligned: never splits a bucket
+        for (fine, coarse), cut in zip(((60, 300), (300, 3600)), cuts):
             with self.transaction() as c:
                 c.execute(f"""
                     INSERT INTO points_{coarse}(series_id, ts, value)
@@ -301,12 +314,14 @@ class Store:
                         WHEN 'sum' THEN value + excluded.value ELSE MAX(value, excluded.value) END
                 """, (cut,))
                 moved[f"{fine}->{coarse}"] = c.execute(f"DELETE FROM points_{fine} WHERE ts < ?", (cut,)).rowcount
-        cut = int(now - retention.hourly_days * 86400)
+        cut = cuts[2]
         with self.transaction() as c:
             moved["expired"] = c.execute("DELETE FROM points_3600 WHERE ts < ?", (cut,)).rowcount
             c.execute("DELETE FROM coverage WHERE end < ?", (cut,))
             c.execute("UPDATE coverage SET start = ? WHERE start < ?", (cut, cut))
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
+            c.execute("DELETE FROM account_history WHERE ts < ?", (cut,))
+            c.execute("INSERT OR REPLACE INTO meta VALUES ('rollup', ?)", (key,))
         return moved
 
     # -- reads -------------------------------------------------------------------------------

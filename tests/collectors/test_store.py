@@ -46,7 +46,7 @@ def test_migrates_a_version_1_store(tmp_path):
     c.commit()
     c.close()
     s = Store(p)
-    assert s.query("PRAGMA user_version")[0][0] == 2
+    assert s.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
     assert s.query("SELECT COUNT(*) FROM account_history")[0][0] == 0
 
 
@@ -120,6 +120,8 @@ def test_rollup_uses_max_for_levels_and_sum_for_counts(store):
     # and past hourly retention they are gone
     store.rollup(T0 + 456 * 86400, Retention())
     assert values(store, "points_3600") == []
+    # within the same hour the boundaries have not moved: no second scan
+    assert store.rollup(T0 + 456 * 86400 + 60, Retention()) == {}
 
 
 def test_rollup_merges_into_an_existing_coarse_bucket(store):
