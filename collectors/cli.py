@@ -59,8 +59,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     store = Store(settings.store_path)
     interval = args.every
+    pairs = sum(len(t.regions) for t in settings.targets)
     while True:
         t0 = time.time()
+        print(f"collecting {pairs} target region(s) from {args.config} into {settings.store_path} ...", flush=True)
         report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
         for line in _summary(report, interval or settings.collection.interval_seconds):
             print(line, flush=True)
