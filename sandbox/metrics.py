@@ -84,6 +84,22 @@ class Series:
         self.mins.insert(i, mn)
         self.maxs.insert(i, mx)
 
+    def extend(self, ts: Iterable[int], sums: Iterable[float], counts: Iterable[float],
+               mins: Iterable[float], maxs: Iterable[float]) -> None:
+        """Bulk-add sorted statistic sets; appends in one go when they all come after the last."""
+        ts = list(ts)
+        if not ts:
+            return
+        if len(ts) == len(set(ts)) and ts == sorted(ts) and (not len(self.ts) or ts[0] > self.ts[-1]):
+            self.ts.extend(ts)
+            self.sums.extend(sums)
+            self.counts.extend(counts)
+            self.mins.extend(mins)
+            self.maxs.extend(maxs)
+            return
+        for row in zip(ts, sums, counts, mins, maxs):
+            self.add(*row)
+
     def drop_before(self, t: int) -> int:
         """Remove points older than t; returns how many went."""
         i = bisect_left(self.ts, t)
@@ -221,6 +237,15 @@ class MetricStore:
             assert s is not None
             for t, sm, c, mn, mx in sets:
                 s.add(to_epoch(t), float(sm), float(c), float(mn), float(mx))
+
+    def load(self, account: str, region: str, namespace: str, metric: str,
+             dimensions: dict[str, str] | None, ts: Iterable[int], sums: Iterable[float],
+             counts: Iterable[float], mins: Iterable[float], maxs: Iterable[float]) -> None:
+        """Bulk-load sorted statistic sets as parallel sequences (fast path for seeding)."""
+        with self._lock:
+            s = self.series(account, region, namespace, metric, dim_key(dimensions), create=True)
+            assert s is not None
+            s.extend(ts, sums, counts, mins, maxs)
 
     def prune(self, older_than: int | float) -> int:
         """Drop points older than the epoch second given; empty series go too."""
