@@ -175,18 +175,17 @@ class QueueRow:
     delayed: int | None
     error: str | None
     oldest_age_s: float | None   # latest ApproximateAgeOfOldestMessage in the window
-    growth_per_hour: float | None  # change of the visible count over the last hour of the window
+    growth_per_hour: float | None  # live depth minus the depth an hour earlier, per hour
     peak_visible: float | None
     feeders: list[str]           # functions whose DLQ or on-failure destination it is
     status: str
 
 
-def queue_growth(points: Sequence[tuple[int, float | None]]) -> float | None:
-    """Messages per hour between the first and last known values; None with fewer than two."""
-    known = [(ts, v) for ts, v in points if v is not None]
-    if len(known) < 2 or known[-1][0] == known[0][0]:
+def queue_growth(now_visible: int | None, now_ts: float, before: float | None, before_ts: float) -> float | None:
+    """Messages per hour from an earlier depth to the live one; None when either is unknown."""
+    if now_visible is None or before is None or now_ts <= before_ts:
         return None
-    return (known[-1][1] - known[0][1]) * 3600 / (known[-1][0] - known[0][0])
+    return (now_visible - before) * 3600 / (now_ts - before_ts)
 
 
 def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any],
@@ -205,15 +204,18 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
         SELECT s.dim, MAX(p.value) FROM series s JOIN points p ON p.series_id = s.id
         WHERE s.account = ? AND s.region = ? AND s.metric = 'DLQVisible' AND p.ts >= ? AND p.ts < ?
         GROUP BY s.dim""", (t.account, t.region, start, end))}
-    recent = max(start, end - 3600)
     rows = []
     for q in store.query("SELECT * FROM queues WHERE account = ? AND region = ? ORDER BY name",
                          (t.account, t.region)):
-        series = history.timeseries(store, t.account, t.region, "DLQVisible", recent, end, 60, dims=[q["name"]])
-        covered = any(v is not None for _, v in series)
+        # The live depth against the metric an hour earlier (or at the window's start): the newest
+        # minutes of the metric are often not published yet and would read as an empty queue.
+        ref = max(start, int(q["updated_at"]) - 3600) // 60 * 60
+        before = history.timeseries(store, t.account, t.region, "DLQVisible", ref, ref + 60, 60, dims=[q["name"]])
+        covered = bool(store.coverage(t.account, t.region, start, end))
         rows.append(QueueRow(
             t.account, t.region, q["name"], q["arn"], q["visible"], q["not_visible"], q["delayed"], q["error"],
-            ages.get(q["name"], 0.0 if covered else None), queue_growth(series),
+            ages.get(q["name"], 0.0 if covered else None),
+            queue_growth(q["visible"], q["updated_at"], before[0][1] if before else None, ref),
             peaks.get(q["name"], 0.0 if covered else None), sorted(feeders.get(q["arn"], [])),
             grade(q["visible"], thresholds["dlq_messages"])))
     return sorted(rows, key=lambda r: (r.visible is None, -(r.visible or 0), -(r.growth_per_hour or 0), r.name))

@@ -1,0 +1,39 @@
+"""headroom's dashboard: the router. `python -m streamlit run dashboard/app.py [-- --config fleet.toml]`.
+
+Without a config (argument or HEADROOM_CONFIG) it opens on the embedded simulated fleet.
+"""
+import sys
+from pathlib import Path
+
+# `streamlit run dashboard/app.py` puts only dashboard/ on sys.path; the packages live at the root.
+ROOT = str(Path(__file__).resolve().parent.parent)
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+import streamlit as st  # noqa: E402
+
+from collectors.config import ConfigError  # noqa: E402
+from dashboard import context, fmt, state  # noqa: E402
+
+st.set_page_config(page_title="headroom", page_icon="📈", layout="wide")
+
+PAGES = [
+    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("app_pages/triage.py", title="Triage", icon=":material/emergency:", url_path="triage"),
+    st.Page("app_pages/limits.py", title="Limits review", icon=":material/monitoring:", url_path="limits"),
+    st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
+    st.Page("app_pages/function.py", title="Function", icon=":material/function:", url_path="function"),
+]
+
+ctx = context.resolve()
+page = st.navigation(PAGES)
+state.init()
+if ctx.demo:
+    st.info("**Simulated fleet** — a local sandbox with made-up accounts, collected live every minute; no AWS "
+            "account is used. Point the dashboard at your fleet with `-- --config fleet.toml`.", icon="🧪")
+try:
+    st.session_state["_sel"] = state.sidebar(ctx)
+except ConfigError as e:
+    st.error(f"The config cannot be used: {fmt.md(e)}")
+    st.stop()
+page.run()

@@ -1,0 +1,88 @@
+"""Groups: every group (name prefix or tag) with its totals, compared, and a drill-down into one."""
+import pandas as pd
+import streamlit as st
+
+from collectors.catalogue import BY_KEY
+from dashboard import charts, fmt, queries, state
+
+sel = state.current()
+state.require_data(sel)
+cfg = sel.cfg
+
+st.title("Groups")
+st.caption(f"{sel.window_label} · grouped by {state.group_by_label(cfg, sel.group_by)} · click a column header to "
+           "sort · peak concurrency is the peak of the group's summed per-minute concurrency")
+
+multi = len(sel.targets) > 1
+rows = []
+for tinfo in sel.targets:
+    a, r = tinfo["account"], tinfo["region"]
+    t = queries.target(cfg, sel.start, sel.end, a, r)
+    if t is None:
+        continue
+    gm = sel.group_map(a, r)
+    names_by_group: dict[str, list[str]] = {}
+    for name, g in gm.items():
+        names_by_group.setdefault(g, []).append(name)
+    for g in queries.groups(cfg, sel.start, sel.end, a, r, sel.group_by):
+        if sel.groups and g.name not in sel.groups:
+            continue
+        if sel.q and not any(sel.q.lower() in n.lower() for n in names_by_group.get(g.name, [])):
+            continue
+        rows.append({"status": fmt.STATUS_TEXT[g.status], "account": a, "region": r, "group": fmt.group_label(g.name),
+                     "functions": g.function_count, "invocations": g.invocations, "errors": g.errors,
+                     "throttles": g.throttles, "peak concurrency": g.peak_concurrency, "reserved": g.reserved_total,
+                     "async dropped": g.async_events_dropped, "DLQ messages": g.dlq_messages,
+                     "_name": g.name, "_status": g.status})
+
+if not rows:
+    st.info("No group matches the sidebar's filters.")
+    st.stop()
+
+df = pd.DataFrame(rows).sort_values(["throttles", "peak concurrency"], ascending=False, na_position="last")
+shown = df.drop(columns=["_name", "_status"] + ([] if multi else ["account", "region"]))
+num = st.column_config.NumberColumn(format="localized")
+st.dataframe(shown, hide_index=True, width="stretch",
+             column_config={c: num for c in ("invocations", "errors", "throttles", "peak concurrency", "reserved",
+                                             "async dropped", "DLQ messages", "functions")})
+st.caption("None = unknown (not collected), never zero.")
+
+METRICS = {"throttles": "Throttles", "peak concurrency": "Peak concurrency", "invocations": "Invocations",
+           "errors": "Errors", "reserved": "Reserved concurrency", "async dropped": "Async events dropped",
+           "DLQ messages": "DLQ messages", "functions": "Functions"}
+metric = st.segmented_control("Compare groups by", list(METRICS), format_func=METRICS.get, key="g_metric",
+                              default="throttles") or "throttles"
+top = df.sort_values(metric, ascending=False, na_position="last").head(25).copy()
+top["label"] = top["group"] + (" · " + top["region"] if multi else "")
+st.plotly_chart(charts.bars(top, "label", metric, f"{METRICS[metric]} by group (top {len(top)})", METRICS[metric]),
+                key="g_chart", config={"displayModeBar": False})
+
+st.subheader("Drill down")
+choices = list(zip(df["account"], df["region"], df["_name"]))
+label = {c: f"{fmt.group_label(c[2])}" + (f" · {c[0]} · {c[1]}" if multi else "") for c in choices}
+pick = st.selectbox("Group", choices, format_func=label.get, key="g_drill")
+if pick:
+    a, r, gname = pick
+    gm = sel.group_map(a, r)
+    members = sorted(n for n, g in gm.items() if g == gname and sel.keep(n, g))
+    t = queries.target(cfg, sel.start, sel.end, a, r)
+    fr = [f for f in t.functions if f.name in set(members)]
+    fdf = pd.DataFrame([{"status": fmt.STATUS_TEXT[f.status], "function": f.name,
+                         "page": state.function_link(a, r, f.name), "invocations": f.invocations,
+                         "errors": f.errors, "throttles": f.throttles, "peak concurrency": f.peak_concurrency,
+                         "reserved": f.reserved_concurrency, "provisioned": f.provisioned,
+                         "async dropped": f.async_events_dropped, "DLQ messages": f.dlq_messages} for f in fr])
+    if not fdf.empty:
+        fdf = fdf.sort_values(["throttles", "peak concurrency"], ascending=False, na_position="last")
+    st.dataframe(fdf, hide_index=True, width="stretch", column_config={
+        "page": st.column_config.LinkColumn("function page", display_text="open ↗")})
+    step = queries.chart_step(cfg, a, r, sel.start, sel.end)
+    c1, c2 = st.columns(2)
+    for col, key in ((c1, "ConcurrentExecutions"), (c2, "Throttles")):
+        d = queries.series(cfg, a, r, (key,), sel.start, sel.end, step, tuple(members))
+        d.columns = [f"{BY_KEY[key].label} (sum of the group)"]
+        fig = charts.timeseries(d, f"{BY_KEY[key].label} · {fmt.group_label(gname)} "
+                                   f"({'max' if BY_KEY[key].rollup == 'max' else 'sum'} per {fmt.step(step)})",
+                                BY_KEY[key].unit, kind="line" if BY_KEY[key].rollup == "max" else "bar")
+        charts.shade_gaps(fig, d, step)
+        col.plotly_chart(fig, key=f"g_{key}", config={"displayModeBar": False})

@@ -1,0 +1,113 @@
+"""Limits review: weekly peaks against each limit with the trend, allocations, code storage, exports."""
+import pandas as pd
+import streamlit as st
+
+from collectors import triage
+from collectors.review import UNRESERVED_FLOOR
+from dashboard import charts, fmt, queries, report, state
+
+sel = state.current()
+state.require_data(sel)
+cfg = sel.cfg
+ss = st.session_state
+
+st.title("Limits review")
+weeks = st.segmented_control("Weeks of history", state.WEEK_OPTIONS, key="weeks", format_func=lambda w: f"{w} weeks") or 8
+st.query_params["weeks"] = str(weeks)
+st.caption(f"Weekly peaks over the last {weeks} weeks (this week so far included) · allocations and the largest "
+           f"holders over {sel.window_label} · grouped by {state.group_by_label(cfg, sel.group_by)}")
+
+sections: list[report.Section] = []
+tabs = st.tabs([fmt.target_label(t["target"], t["account"], t["region"]) for t in sel.targets]) \
+    if len(sel.targets) > 1 else [st.container()]
+for tab, tinfo in zip(tabs, sel.targets):
+    a, r = tinfo["account"], tinfo["region"]
+    t = queries.target(cfg, sel.start, sel.end, a, r)
+    if t is None:
+        continue
+    trends = queries.limit_trends(cfg, sel.start, sel.end, a, r, weeks)
+    gm = sel.group_map(a, r)
+    groups = [g for g in queries.groups(cfg, sel.start, sel.end, a, r, sel.group_by)
+              if not sel.groups or g.name in sel.groups]
+    holders = [h for h in triage.code_holders(t, 10_000) if sel.keep(h.function, gm.get(h.function))][:20]
+    over = [o for o in triage.over_reserved(t) if sel.keep(o.function, gm.get(o.function))]
+    sections.append(report.Section(t, trends, groups, holders, over))
+    with tab:
+        st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
+        summary = pd.DataFrame([{
+            "limit": tr.label, "latest weekly peak": report._val(tr.unit, tr.latest),
+            "limit value": report._val(tr.unit, tr.limit),
+            "% of limit": fmt.ratio_pct(tr.latest, tr.limit),
+            "trend / week": fmt.UNKNOWN if tr.slope_per_week is None else (
+                f"{tr.slope_per_week / fmt.GB:+,.2f} GB" if tr.unit == "bytes" else f"{tr.slope_per_week:+,.1f}"),
+            "weeks until the limit": fmt.weeks(tr.weeks_until)} for tr in trends])
+        st.dataframe(summary, hide_index=True, width="stretch")
+        grid = st.columns(2)
+        for i, tr in enumerate(trends):
+            wk = [(pd.Timestamp(w, unit="s", tz="UTC"), v) for w, v in tr.weeks]
+            label = "max reservable" if tr.key == "reserved_allocation" else "limit"
+            fig = charts.weekly_trend(wk, tr.limit, f"{tr.label}: {fmt.weeks(tr.weeks_until)} to the {label}",
+                                      tr.unit, tr.slope_per_week, label)
+            grid[i % 2].plotly_chart(fig, key=f"l_trend_{a}_{r}_{tr.key}", config={"displayModeBar": False})
+
+        st.markdown("#### Reserved concurrency by group")
+        lim = t.concurrency_limit
+        reservable = lim - UNRESERVED_FLOOR if lim and lim > UNRESERVED_FLOOR else None
+        alloc = sorted(((fmt.group_label(g.name), g.reserved_total) for g in groups if g.reserved_total),
+                       key=lambda x: -x[1])
+        st.caption(f"{fmt.n(t.reserved_total)} reserved of the {fmt.n(reservable)} that may be reserved "
+                   f"({fmt.ratio_pct(t.reserved_total, reservable)}); Lambda keeps {UNRESERVED_FLOOR} unreserved "
+                   f"for functions without reserved concurrency.")
+        if alloc:
+            st.plotly_chart(charts.allocation(alloc, lim), key=f"l_alloc_{a}_{r}", config={"displayModeBar": False})
+        else:
+            st.caption("No group has reserved concurrency.")
+
+        st.markdown("#### Code storage")
+        hist = queries.account_history(cfg, a, r, triage.review_window(sel.end, weeks * 7 * 86400)[0], sel.end)
+        c1, c2 = st.columns([3, 2])
+        with c1:
+            if not hist.empty:
+                hdf = hist[["code_storage_used"]].rename(columns={"code_storage_used": "used"})
+                st.plotly_chart(charts.code_storage(hdf, t.code_storage_limit_bytes,
+                                                    f"Code storage used ({weeks} weeks)"),
+                                key=f"l_code_{a}_{r}", config={"displayModeBar": False})
+            else:
+                st.caption("No code storage snapshots kept yet (one is stored per hour of collection).")
+        with c2:
+            freed = sum(h.old_versions_bytes for h in triage.code_holders(t, 10_000))
+            st.markdown(f"Used **{fmt.gb(t.code_storage_used_bytes)}** of {fmt.gb(t.code_storage_limit_bytes, 0)} "
+                        f"({fmt.ratio_pct(t.code_storage_used_bytes, t.code_storage_limit_bytes)}). Old versions "
+                        f"hold **{fmt.gb(freed)}**: deleting unused versions frees that.")
+        st.dataframe(pd.DataFrame([{"function": h.function, "group": fmt.group_label(gm.get(h.function)),
+                                    "all versions (MB)": round(h.all_versions_bytes / 1024 ** 2, 1),
+                                    "old versions (MB)": round(h.old_versions_bytes / 1024 ** 2, 1),
+                                    "versions": h.version_count,
+                                    "% of used": None if h.share_of_used is None else round(100 * h.share_of_used, 2),
+                                    "page": state.function_link(a, r, h.function)} for h in holders]),
+                     hide_index=True, width="stretch",
+                     column_config={"page": st.column_config.LinkColumn("function page", display_text="open ↗")})
+
+        st.markdown("#### Reserved concurrency far above peak")
+        st.caption(f"Peak at most half the reservation and at least 10 unused, over {sel.window_label}: reserved "
+                   "concurrency nobody else may use.")
+        if over:
+            st.dataframe(pd.DataFrame([{"function": o.function, "group": fmt.group_label(gm.get(o.function)),
+                                        "reserved": o.reserved, "peak concurrency": o.peak_concurrency,
+                                        "unused": o.unused, "peak / reserved %": round(100 * o.peak_ratio, 1),
+                                        "page": state.function_link(a, r, o.function)} for o in over]),
+                         hide_index=True, width="stretch",
+                         column_config={"page": st.column_config.LinkColumn("function page", display_text="open ↗")})
+        else:
+            st.caption("None.")
+
+st.subheader("Export")
+gen = fmt.utc(queries.now())
+gb_label = state.group_by_label(cfg, sel.group_by)
+c1, c2, c3 = st.columns(3)
+c1.download_button("Review as CSV", report.to_csv(report.summary_rows(sections)), "headroom-review.csv", "text/csv",
+                   key="dl_csv")
+c2.download_button("Report as Markdown", report.markdown(sections, sel.window_label, gen, gb_label),
+                   "headroom-review.md", "text/markdown", key="dl_md")
+c3.download_button("Report as HTML", report.to_html(sections, sel.window_label, gen, gb_label),
+                   "headroom-review.html", "text/html", key="dl_html")

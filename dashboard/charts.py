@@ -1,0 +1,201 @@
+"""DataFrame -> plotly Figure (pure: no Streamlit, no store). Readable in light and dark themes.
+
+Series values of None/NaN are gaps (not collected) and are drawn as gaps, never joined or zeroed.
+Limit lines are dashed and labelled with their value.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+
+# Mid-tone colours that read on white and on Streamlit's dark background.
+BLUE, ORANGE, GREEN, PURPLE, RED, GRAY, TEAL = "#3b82f6", "#f59e0b", "#22c55e", "#a855f7", "#ef4444", "#94a3b8", "#14b8a6"
+PALETTE = [BLUE, ORANGE, GREEN, PURPLE, TEAL, "#ec4899", "#eab308", "#6366f1"]
+STATUS = {"ok": GREEN, "warn": ORANGE, "critical": RED}
+UNIT_LABEL = {"count": "", "ms": "ms", "s": "s", "ratio": "ratio (0-1)", "bytes": "GB"}
+
+
+def plain(text: object) -> str:
+    """Text for a plotly label: plotly reads a subset of HTML in titles, ticks and legends; escape it."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _layout(fig: go.Figure, title: str, y_title: str = "", height: int = 320) -> go.Figure:
+    fig.update_layout(title={"text": plain(title), "x": 0, "font": {"size": 15}}, height=height,
+                      margin={"l": 10, "r": 10, "t": 44, "b": 10}, hovermode="x unified",
+                      legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+                      yaxis_title=y_title)
+    return fig
+
+
+def limit_line(fig: go.Figure, value: float, label: str, color: str = RED, dash: str = "dash",
+               horizontal: bool = True) -> None:
+    """A labelled limit line (horizontal on a time series, vertical on a bar chart)."""
+    kw = {"line_dash": dash, "line_color": color, "line_width": 2, "annotation_text": label,
+          "annotation_font_color": color}
+    if horizontal:
+        fig.add_hline(y=value, annotation_position="top left", **kw)
+    else:
+        fig.add_vline(x=value, annotation_position="top", **kw)
+
+
+def timeseries(df: pd.DataFrame, title: str, unit: str = "count", limits: Sequence[tuple[float, str]] = (),
+               height: int = 320, kind: str = "line") -> go.Figure:
+    """df: index = timestamps (UTC datetimes), one column per series, NaN = not collected (a gap)."""
+    fig = go.Figure()
+    for i, col in enumerate(df.columns):
+        color = PALETTE[i % len(PALETTE)]
+        if kind == "bar":
+            fig.add_trace(go.Bar(x=df.index, y=df[col], name=plain(col), marker_color=color))
+        else:
+            fig.add_trace(go.Scatter(x=df.index, y=df[col], name=plain(col), mode="lines", connectgaps=False,
+                                     line={"color": color, "width": 2, "shape": "hv"}))
+    for value, label in limits:
+        if value is not None:
+            limit_line(fig, value, label)
+    _layout(fig, title, UNIT_LABEL.get(unit, unit), height)
+    fig.update_yaxes(rangemode="tozero")
+    if len(df.columns) <= 1:
+        fig.update_layout(showlegend=False)
+    return fig
+
+
+def gaps(df: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
+    """Runs of rows where every column is NaN (not collected), as (first, last) index pairs."""
+    out, start, prev = [], None, None
+    empty = df.isna().all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
+    for ts, is_gap in empty.items():
+        if is_gap and start is None:
+            start = ts
+        if not is_gap and start is not None:
+            out.append((start, prev))
+            start = None
+        prev = ts
+    if start is not None:
+        out.append((start, prev))
+    return out
+
+
+def shade_gaps(fig: go.Figure, df: pd.DataFrame, step_s: int) -> go.Figure:
+    """Grey bands where nothing was collected, so a gap is not mistaken for idle."""
+    for a, b in gaps(df):
+        fig.add_vrect(x0=a, x1=b + pd.Timedelta(seconds=step_s), fillcolor=GRAY, opacity=0.18, line_width=0,
+                      annotation_text="not collected", annotation_position="top left",
+                      annotation_font_color=GRAY)
+    return fig
+
+
+def _limit_pair(fig: go.Figure, limit: int | None, floor: int, floor_label: str) -> None:
+    """The limit and the max-reservable line (limit - floor), labelled one above the other above the plot."""
+    if not limit:
+        return
+    for value, label, color, dash, shift in ((limit, f"limit {limit:,}", RED, "dash", 0),
+                                              (limit - floor, floor_label.format(limit - floor), GRAY, "dot", 16)):
+        if value <= 0:
+            continue
+        fig.add_vline(x=value, line_dash=dash, line_color=color, line_width=2)
+        fig.add_annotation(x=value, y=1, xref="x", yref="paper", yanchor="bottom", yshift=shift, text=label,
+                           showarrow=False, font={"color": color}, xanchor="right")
+
+
+def concurrency_budget(limit: int | None, reserved: int, provisioned: int, peak: float | None,
+                       peak_claimed: float | None, floor: int = 100, title: str = "Concurrency budget",
+                       ) -> go.Figure:
+    """One horizontal bar: reserved and provisioned allocations and the unreserved pool, with the
+    peaks and the 100-unreserved floor marked against the account limit."""
+    fig = go.Figure()
+    y = ["allocations"]
+    fig.add_trace(go.Bar(y=y, x=[reserved], name=f"reserved {reserved:,}", orientation="h", marker_color=PURPLE,
+                         hovertemplate="reserved: %{x:,}<extra></extra>"))
+    fig.add_trace(go.Bar(y=y, x=[provisioned], name=f"provisioned {provisioned:,}", orientation="h",
+                         marker_color=TEAL, hovertemplate="provisioned: %{x:,}<extra></extra>"))
+    if limit:
+        rest = max(0, limit - reserved - provisioned)
+        fig.add_trace(go.Bar(y=y, x=[rest], name=f"unreserved pool {rest:,}", orientation="h",
+                             marker_color=GRAY, opacity=0.35, hovertemplate="unreserved pool: %{x:,}<extra></extra>"))
+    ys = ["peaks"]
+    if peak is not None:
+        fig.add_trace(go.Bar(y=ys, x=[peak], name=f"peak concurrency {peak:,.0f}", orientation="h",
+                             marker_color=BLUE, hovertemplate="peak concurrency: %{x:,}<extra></extra>"))
+    if peak_claimed is not None:
+        fig.add_trace(go.Scatter(y=ys, x=[peak_claimed], name=f"peak claimed {peak_claimed:,.0f}", mode="markers",
+                                 marker={"symbol": "diamond", "size": 16, "color": ORANGE,
+                                         "line": {"width": 1, "color": "#111827"}},
+                                 hovertemplate="peak claimed: %{x:,}<extra></extra>"))
+    _limit_pair(fig, limit, floor, "max reservable {:,} (100 kept unreserved)")
+    fig.update_layout(barmode="stack", height=270, title={"text": plain(title), "x": 0, "font": {"size": 15}},
+                      margin={"l": 10, "r": 10, "t": 80, "b": 10}, legend={"orientation": "h", "y": -0.2, "x": 0})
+    fig.update_xaxes(range=[0, max(v for v in (limit or 0, peak or 0, peak_claimed or 0, reserved + provisioned, 1))
+                            * 1.05])
+    return fig
+
+
+def weekly_trend(weeks: list[tuple[pd.Timestamp, float | None]], limit: float | None, title: str, unit: str,
+                 slope: float | None, limit_label: str = "limit") -> go.Figure:
+    """Weekly peaks as bars, the least-squares trend as a line, the limit as a dashed line."""
+    scale = 1024 ** 3 if unit == "bytes" else 1
+    xs = [w for w, _ in weeks]
+    ys = [None if v is None else v / scale for _, v in weeks]
+    fig = go.Figure(go.Bar(x=xs, y=ys, name="weekly peak", marker_color=BLUE,
+                           hovertemplate="week of %{x|%Y-%m-%d}: %{y:,.1f}<extra></extra>"))
+    known = [(i, v) for i, v in enumerate(ys) if v is not None]
+    if slope is not None and len(known) >= 2:
+        n = len(known)
+        mx, my = sum(i for i, _ in known) / n, sum(v for _, v in known) / n
+        s = slope / scale
+        span = range(known[0][0], known[-1][0] + 1)   # only over the weeks that were collected
+        fig.add_trace(go.Scatter(x=[xs[i] for i in span], y=[my + s * (i - mx) for i in span], mode="lines",
+                                 name=f"trend {s:+,.1f}/week", line={"color": ORANGE, "dash": "dot", "width": 2}))
+    if limit:
+        limit_line(fig, limit / scale, f"{limit_label} {limit / scale:,.0f}{' GB' if unit == 'bytes' else ''}")
+    _layout(fig, title, UNIT_LABEL.get(unit, unit), 300)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
+
+
+def bars(df: pd.DataFrame, x: str, y: str, title: str, y_title: str = "", color_by_status: bool = True,
+         limit: tuple[float, str] | None = None, horizontal: bool = False, height: int = 340) -> go.Figure:
+    """A bar per row (e.g. per group), coloured by its status column when there is one."""
+    colors = [STATUS.get(s, BLUE) for s in df["status"]] if color_by_status and "status" in df else BLUE
+    if horizontal:
+        fig = go.Figure(go.Bar(y=[plain(v) for v in df[x]], x=df[y], orientation="h", marker_color=colors,
+                               hovertemplate="%{y}: %{x:,}<extra></extra>"))
+        fig.update_yaxes(autorange="reversed", type="category")
+        fig.update_xaxes(title_text=y_title)
+    else:
+        fig = go.Figure(go.Bar(x=[plain(v) for v in df[x]], y=df[y], marker_color=colors,
+                               hovertemplate="%{x}: %{y:,}<extra></extra>"))
+        fig.update_xaxes(type="category")
+        fig.update_yaxes(title_text=y_title)
+    if limit is not None:
+        limit_line(fig, limit[0], limit[1], horizontal=not horizontal)
+    _layout(fig, title, "" if horizontal else y_title, height)
+    fig.update_layout(showlegend=False, hovermode="closest")
+    return fig
+
+
+def code_storage(df: pd.DataFrame, limit: float | None, title: str = "Code storage used") -> go.Figure:
+    """df: index = time, column 'used' in bytes (NaN = no snapshot)."""
+    gbs = df[["used"]] / 1024 ** 3
+    gbs.columns = ["used (GB)"]
+    fig = timeseries(gbs, title, "bytes", [(limit / 1024 ** 3, f"limit {limit / 1024 ** 3:,.0f} GB")] if limit else [])
+    return fig
+
+
+def allocation(groups: list[tuple[str, int]], limit: int | None, floor: int = 100,
+               title: str = "Reserved concurrency by group") -> go.Figure:
+    """Each group's reserved concurrency stacked on one bar, against the most that may be reserved
+    (limit − 100 kept unreserved) and the limit."""
+    fig = go.Figure()
+    for i, (name, reserved) in enumerate(groups):
+        fig.add_trace(go.Bar(y=["reserved"], x=[reserved], name=f"{plain(name)} {reserved:,}", orientation="h",
+                             marker_color=PALETTE[i % len(PALETTE)],
+                             hovertemplate=f"{plain(name)}: %{{x:,}}<extra></extra>"))
+    _limit_pair(fig, limit, floor, "max reservable {:,}")
+    total = sum(r for _, r in groups)
+    fig.update_layout(barmode="stack", height=260, title={"text": plain(title), "x": 0, "font": {"size": 15}},
+                      margin={"l": 10, "r": 10, "t": 80, "b": 10}, legend={"orientation": "h", "y": -0.25, "x": 0})
+    fig.update_xaxes(range=[0, max(limit or 0, total, 1) * 1.05])
+    return fig

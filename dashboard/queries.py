@@ -1,0 +1,184 @@
+"""The only data access the pages use: cached calls into collectors.review / history / triage.
+
+Every cached function takes the config path and a `version` (what the store's latest write looks
+like), so a new collection cycle invalidates the cache at once while repeated renders of the same
+data cost nothing. Widgets are never read in here.
+"""
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from collectors import config, history, review as rv, triage
+from collectors.store import Store, StoreError
+
+TTL = 3600          # an upper bound; the version key does the real invalidation
+MAX_ENTRIES = 64
+
+
+@st.cache_resource(show_spinner=False)
+def settings(cfg: str) -> config.Settings:
+    """The validated config (raises config.ConfigError for the page to explain)."""
+    return config.load(cfg)
+
+
+def _store(cfg: str) -> Store:
+    return Store(settings(cfg).store_path, readonly=True)
+
+
+@st.cache_data(ttl=2, show_spinner=False)
+def version(cfg: str) -> tuple[Any, ...] | None:
+    """The store's write marker; None while there is no store file yet."""
+    s = _store(cfg)
+    try:
+        return triage.data_version(s)
+    except StoreError:
+        return None
+    finally:
+        s.close()
+
+
+def _cached(fn):
+    """Cache `fn(store, cfg, *args)` on (its name, cfg, version, args); the store is opened per call."""
+    def cached(name: str, cfg: str, ver: tuple[Any, ...] | None, *args: Any) -> Any:
+        s = _store(cfg)
+        try:
+            return fn(s, cfg, *args)
+        finally:
+            s.close()
+    # Streamlit keys a cache by the function's module, qualified name and source: make each distinct.
+    cached.__qualname__ = cached.__name__ = f"q_{fn.__name__}"
+    cached = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(cached)
+
+    def call(cfg: str, *args: Any) -> Any:
+        return cached(fn.__name__, cfg, version(cfg), *args)
+    call.__doc__ = fn.__doc__
+    call.__name__ = fn.__name__
+    return call
+
+
+@_cached
+def status(s: Store, cfg: str) -> triage.DataStatus:
+    """Freshness and the latest collection errors."""
+    return triage.data_status(s)
+
+
+@_cached
+def review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
+    """The same review `python -m collectors check` prints for [start, end)."""
+    return rv.review(s, start, end, settings(cfg).thresholds, "prefix")
+
+
+def target(cfg: str, start: int, end: int, account: str, region: str) -> rv.TargetReview | None:
+    return next((t for t in review(cfg, start, end).targets if (t.account, t.region) == (account, region)), None)
+
+
+@_cached
+def groups(s: Store, cfg: str, start: int, end: int, account: str, region: str, kind: str) -> list[rv.GroupReview]:
+    t = target(cfg, start, end, account, region)
+    return triage.regroup(s, t, kind, settings(cfg).grouping, start, end) if t else []
+
+
+@_cached
+def throttling(s: Store, cfg: str, start: int, end: int, account: str, region: str) -> list[triage.ThrottleRow]:
+    t = target(cfg, start, end, account, region)
+    return triage.throttling(s, t, start, end) if t else []
+
+
+@_cached
+def queues(s: Store, cfg: str, start: int, end: int, account: str, region: str) -> list[triage.QueueRow]:
+    t = target(cfg, start, end, account, region)
+    return triage.dead_letter_queues(s, t, start, end, settings(cfg).thresholds) if t else []
+
+
+@_cached
+def spillover(s: Store, cfg: str, start: int, end: int, account: str, region: str) -> list[triage.SpilloverRow]:
+    t = target(cfg, start, end, account, region)
+    return triage.spillover(s, t, start, end, settings(cfg).thresholds) if t else []
+
+
+@_cached
+def limit_trends(s: Store, cfg: str, start: int, end: int, account: str, region: str, weeks: int,
+                 ) -> list[triage.LimitTrend]:
+    t = target(cfg, start, end, account, region)
+    return triage.limit_trends(s, t, weeks, end) if t else []
+
+
+@_cached
+def account_history(s: Store, cfg: str, account: str, region: str, start: int, end: int) -> pd.DataFrame:
+    rows = triage.account_history(s, account, region, start, end)
+    df = pd.DataFrame(rows)
+    if not df.empty:
+        df.index = pd.to_datetime(df["ts"], unit="s", utc=True)
+    return df
+
+
+@_cached
+def chart_step(s: Store, cfg: str, account: str, region: str, start: int, end: int) -> int:
+    return triage.chart_step(s, account, region, start, end)
+
+
+@_cached
+def series(s: Store, cfg: str, account: str, region: str, metrics: tuple[str, ...], start: int, end: int, step: int,
+           dims: tuple[str, ...] | None = None, resource: str | None = None) -> pd.DataFrame:
+    """One column per metric key; index UTC time; NaN where the bucket was not collected.
+
+    The start is aligned down to the step so the first bucket holds every point it covers (an hourly
+    point before the window's first minute would otherwise leave a false zero there).
+    """
+    start = start // step * step
+    data = {m: history.timeseries(s, account, region, m, start, end, step, dims=list(dims) if dims is not None
+                                  else None, resource=resource) for m in metrics}
+    idx = pd.to_datetime([ts for ts, _ in next(iter(data.values()))], unit="s", utc=True) if data else []
+    return pd.DataFrame({m: [float("nan") if v is None else v for _, v in pts] for m, pts in data.items()}, index=idx)
+
+
+@_cached
+def function_detail(s: Store, cfg: str, account: str, region: str, name: str) -> triage.FunctionDetail | None:
+    return triage.function_detail(s, account, region, name)
+
+
+@_cached
+def function_names(s: Store, cfg: str, account: str, region: str) -> list[str]:
+    return [r[0] for r in s.query("SELECT name FROM functions WHERE account = ? AND region = ? ORDER BY name",
+                                  (account, region))]
+
+
+@_cached
+def aliases(s: Store, cfg: str, account: str, region: str, name: str) -> list[str]:
+    """Qualifiers with provisioned concurrency or provisioned metrics for a function."""
+    rows = s.query("SELECT qualifier FROM provisioned WHERE account = ? AND region = ? AND function = ? UNION "
+                   "SELECT resource FROM series WHERE account = ? AND region = ? AND dim = ? AND resource != ''",
+                   (account, region, name, account, region, name))
+    return sorted({r[0] for r in rows})
+
+
+@_cached
+def targets(s: Store, cfg: str) -> list[dict[str, Any]]:
+    """Stored (target, account, region) triples, for the sidebar."""
+    return [dict(r) for r in s.query("SELECT target, account, region FROM accounts ORDER BY target, region")]
+
+
+@_cached
+def tag_keys(s: Store, cfg: str) -> list[str]:
+    """Every tag key on any stored function (group-by choices beyond the configured ones)."""
+    keys: set[str] = set()
+    for (tags,) in s.query("SELECT DISTINCT tags FROM functions"):
+        keys.update(json.loads(tags))
+    return sorted(keys)
+
+
+def now() -> float:
+    """The clock the pages use (one place, so tests could pin it)."""
+    return time.time()
+
+
+@_cached
+def group_map(s: Store, cfg: str, account: str, region: str, kind: str) -> dict[str, str]:
+    """Function name -> its group under `kind` ("" = without the tag)."""
+    g = settings(cfg).grouping
+    return {name: triage.group_of(name, f["groups"], f["tags"], kind, g) for name, f in s.functions(account, region).items()}

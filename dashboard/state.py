@@ -1,0 +1,306 @@
+"""The shared sidebar: UI state (initialised here only), its mirror in the URL, and auto-refresh.
+
+Selections live in st.session_state under the widget keys below and are written to the query
+params on every run, so a pasted link opens the same view. A link that arrives with different
+query params (a pasted URL, a page link from another page) is applied before the widgets render.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+from collectors import triage
+from dashboard import fmt, queries
+from dashboard.context import Context
+
+ALL = "All"
+WINDOWS = {"1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400, "30d": 30 * 86400}
+WINDOW_OPTIONS = [*WINDOWS, "custom"]
+DEFAULTS: dict[str, Any] = {"account": ALL, "region": ALL, "window": "24h", "from": "", "to": "",
+                            "group_by": "prefix", "groups": [], "q": ""}
+LIST_KEYS = {"groups"}
+WEEK_OPTIONS = (4, 8, 13, 26, 52)
+QP_NAMES = {"groups": "group"}          # URL name of a state key, where it differs
+WAITING_REFRESH_S = 2                   # poll for the first data this often
+REFRESH_S = 10                          # poll the store's write marker this often (cheap)
+
+
+@dataclass
+class Selection:
+    """What the user selected, resolved against the data (read by every page)."""
+    ctx: Context
+    cfg: str
+    account: str
+    region: str
+    window: str
+    start: int
+    end: int
+    group_by: str
+    groups: list[str]
+    q: str
+    targets: list[dict[str, Any]] = field(default_factory=list)   # stored targets that match account/region
+
+    def keep(self, name: str, group: str | None) -> bool:
+        """A function passes the group filter and the search."""
+        if self.groups and (group if group is not None else "") not in self.groups:
+            return False
+        return not self.q or self.q.lower() in name.lower()
+
+    @property
+    def filtered(self) -> bool:
+        return bool(self.groups or self.q)
+
+    @property
+    def window_label(self) -> str:
+        if self.window in WINDOWS:
+            return f"last {self.window}"
+        return f"{fmt.utc(self.start)} – {fmt.utc(self.end)}"
+
+    def group_map(self, account: str, region: str) -> dict[str, str]:
+        return queries.group_map(self.cfg, account, region, self.group_by)
+
+
+# -- state <-> URL ------------------------------------------------------------------------------
+def _read_qp() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    qp = st.query_params
+    for key in DEFAULTS:
+        name = QP_NAMES.get(key, key)
+        if key in LIST_KEYS:
+            vals = qp.get_all(name)
+            if vals:
+                out[key] = [v for v in vals]
+        elif name in qp:
+            out[key] = qp[name]
+    return out
+
+
+def _apply(values: dict[str, Any]) -> None:
+    ss = st.session_state
+    for k, v in values.items():
+        ss[k] = list(v) if k in LIST_KEYS else str(v)
+    if values.get("from") or values.get("to"):
+        _sync_range_widget()
+
+
+def _sync_range_widget() -> None:
+    ss = st.session_state
+    try:
+        a, b = dt.date.fromisoformat(ss["from"]), dt.date.fromisoformat(ss["to"])
+        ss["_range"] = (a, b)
+    except (ValueError, TypeError):
+        pass
+
+
+def init() -> None:
+    """The one place session state is initialised: defaults, then the URL's selections."""
+    ss = st.session_state
+    if "_init" not in ss:
+        ss["_init"] = True
+        for k, v in DEFAULTS.items():
+            ss.setdefault(k, list(v) if isinstance(v, list) else v)
+        _apply(_read_qp())
+        w = st.query_params.get("weeks", "")
+        ss["weeks"] = int(w) if w.isdigit() and int(w) in WEEK_OPTIONS else 8   # the limits review's history
+        ss["_qp_written"] = None
+        return
+    cur = _read_qp()
+    if cur and cur != ss.get("_qp_written"):   # arrived with a link: it wins
+        _apply(cur)
+
+
+def write_query_params() -> None:
+    """Mirror the selections in the URL (other keys, such as the function page's `fn`, are left alone)."""
+    ss = st.session_state
+    values: dict[str, Any] = {}
+    for key in DEFAULTS:
+        v = ss.get(key)
+        if key in ("from", "to") and ss.get("window") != "custom":
+            v = ""
+        if v not in ("", [], None):
+            values[key] = list(v) if key in LIST_KEYS else v
+    qp = st.query_params
+    for key in DEFAULTS:
+        name = QP_NAMES.get(key, key)
+        if key in values:
+            if key in LIST_KEYS:
+                if qp.get_all(name) != values[key]:
+                    qp[name] = values[key]
+            elif qp.get(name) != values[key]:
+                qp[name] = values[key]
+        elif name in qp:
+            del qp[name]
+    ss["_qp_written"] = values
+
+
+# -- the window ----------------------------------------------------------------------------------
+def window_bounds(window: str, frm: str, to: str, now: float) -> tuple[int, int]:
+    """[start, end) for a preset (as `check --window` computes it) or a custom UTC date range."""
+    if window in WINDOWS:
+        return triage.review_window(now, WINDOWS[window])
+    cap = triage.review_window(now, 60)[1]
+    try:
+        a = dt.datetime.combine(dt.date.fromisoformat(frm), dt.time(), dt.timezone.utc)
+        b = dt.datetime.combine(dt.date.fromisoformat(to), dt.time(), dt.timezone.utc) + dt.timedelta(days=1)
+    except (TypeError, ValueError):
+        return triage.review_window(now, WINDOWS["24h"])
+    start, end = int(a.timestamp()), min(int(b.timestamp()), cap)
+    return (start, end) if end > start else triage.review_window(now, WINDOWS["24h"])
+
+
+def group_by_options(cfg: str) -> list[str]:
+    s = queries.settings(cfg)
+    depth = s.grouping.prefix_depth
+    opts = ["prefix"] + [f"prefix:{d}" for d in (1, 2, 3) if d != depth]
+    keys = list(dict.fromkeys([*s.grouping.tag_keys, *queries.tag_keys(cfg)]))
+    return opts + [f"tag:{k}" for k in keys]
+
+
+def group_by_label(cfg: str, kind: str) -> str:
+    if kind == "prefix":
+        return f"name prefix, depth {queries.settings(cfg).grouping.prefix_depth} (config)"
+    if kind.startswith("prefix:"):
+        return f"name prefix, depth {kind.split(':')[1]}"
+    return f"tag {kind[4:]}"
+
+
+# -- the sidebar ---------------------------------------------------------------------------------
+def sidebar(ctx: Context) -> Selection:
+    """Render the shared sidebar and return the current selection."""
+    ss = st.session_state
+    cfg = ctx.cfg or ""
+    targets = queries.targets(cfg) if queries.version(cfg) else []
+    accounts = sorted({t["account"] for t in targets})
+    names = {t["account"]: t["target"] for t in targets}
+    regions = sorted({t["region"] for t in targets})
+    ss["_ver_rendered"] = queries.version(cfg)
+    with st.sidebar:
+        st.markdown("## headroom")
+        if ss["account"] not in [ALL, *accounts]:
+            ss["account"] = ALL
+        st.selectbox("Account", [ALL, *accounts], key="account",
+                     format_func=lambda a: a if a == ALL else f"{names.get(a, '?')} · {a}")
+        if ss["region"] not in [ALL, *regions]:
+            ss["region"] = ALL
+        st.selectbox("Region", [ALL, *regions], key="region")
+        if ss["window"] not in WINDOW_OPTIONS:
+            ss["window"] = DEFAULTS["window"]
+        st.radio("Time window", WINDOW_OPTIONS, key="window", horizontal=True)
+        if ss["window"] == "custom":
+            if "_range" not in ss:
+                today = dt.datetime.now(dt.timezone.utc).date()
+                ss["_range"] = (today - dt.timedelta(days=6), today)
+            rng = st.date_input("From – to (UTC days)", key="_range")
+            if isinstance(rng, (tuple, list)) and len(rng) == 2:
+                ss["from"], ss["to"] = rng[0].isoformat(), rng[1].isoformat()
+        opts = group_by_options(cfg) if cfg and targets else ["prefix"]
+        if ss["group_by"] not in opts:
+            ss["group_by"] = "prefix"
+        st.selectbox("Group by", opts, key="group_by", format_func=lambda k: group_by_label(cfg, k))
+        sel_targets = [t for t in targets if ss["account"] in (ALL, t["account"]) and ss["region"] in (ALL, t["region"])]
+        group_names = sorted({g for t in sel_targets for g in
+                              queries.group_map(cfg, t["account"], t["region"], ss["group_by"]).values()})
+        ss["groups"] = [g for g in ss["groups"] if g in group_names]
+        st.multiselect("Groups", group_names, key="groups", format_func=fmt.group_label,
+                       placeholder="all groups")
+        st.text_input("Function search", key="q", placeholder="part of a function name")
+        start, end = window_bounds(ss["window"], ss["from"], ss["to"], queries.now())
+        if cfg:
+            freshness(ctx)
+    write_query_params()
+    return Selection(ctx, cfg, ss["account"], ss["region"], ss["window"], start, end, ss["group_by"],
+                     list(ss["groups"]), ss["q"], sel_targets)
+
+
+def freshness(ctx: Context) -> None:
+    """Data age and collection errors; reruns the app when the collector has written new data."""
+    waiting = not queries.version(ctx.cfg) or not queries.targets(ctx.cfg)
+
+    @st.fragment(run_every=WAITING_REFRESH_S if waiting else REFRESH_S)
+    def _fresh() -> None:
+        if queries.version(ctx.cfg) != st.session_state.get("_ver_rendered"):
+            st.rerun()
+        render_freshness(ctx)
+    _fresh()
+
+
+def render_freshness(ctx: Context) -> None:
+    now = queries.now()
+    st.divider()
+    if not queries.version(ctx.cfg):
+        st.caption("No data collected yet.")
+        return
+    s = queries.status(ctx.cfg)
+    interval = queries.settings(ctx.cfg).collection.interval_seconds
+    stale = s.last_data_at is None or now - s.last_data_at > 3 * interval
+    text = f"Data updated {fmt.age(s.last_data_at, now)} · collected every {fmt.duration(interval)}"
+    if stale:
+        st.warning(f"{text}. The collector seems stopped: is `python -m collectors collect --every "
+                   f"{interval}` running?", icon="⏱️")
+    else:
+        st.caption(text)
+    if s.running_since:
+        st.caption(f"Collecting now (cycle started {fmt.age(s.running_since, now)}).")
+    if s.errors:
+        st.error(f"{len(s.errors)} collection error(s) in the latest cycle: numbers may be incomplete.", icon="⚠️")
+        for e in s.errors[:8]:
+            st.caption(f"**{fmt.md(e['target'])} · {fmt.md(e['region'])}** · {fmt.md(e['api'])}: "
+                       f"**{fmt.md(e['code'])}** {fmt.md(e['message'][:300])}")
+        if len(s.errors) > 8:
+            st.caption(f"… and {len(s.errors) - 8} more (Overview lists them all).")
+    else:
+        st.caption("No collection errors in the latest cycle.")
+
+
+# -- shared page helpers -----------------------------------------------------------------------
+def current() -> Selection:
+    """The selection the router resolved for this run."""
+    return st.session_state["_sel"]
+
+
+def function_link(account: str, region: str, name: str) -> str:
+    """A relative link to the function page (paste-able: the selections ride along)."""
+    from urllib.parse import urlencode
+    return "function?" + urlencode({"account": account, "region": region, "fn": name})
+
+
+def require_data(sel: Selection) -> None:
+    """Stop the page with an explanation when there is nothing to show yet."""
+    ctx = sel.ctx
+    if ctx.cfg is None:
+        st.error("No config was given and the simulated fleet could not start:")
+        st.code(ctx.error or "unknown error", language=None)
+        st.markdown("Start the dashboard on your own fleet instead: "
+                    "`python -m streamlit run dashboard/app.py -- --config fleet.toml` "
+                    "(or set `HEADROOM_CONFIG=fleet.toml`); copy `fleet.example.toml` to begin.")
+        st.stop()
+    if not queries.version(sel.cfg) or not queries.targets(sel.cfg):
+        if ctx.demo:
+            rt = ctx.demo_runtime
+            st.info(f"Collecting the first cycle from the simulated fleet… started "
+                    f"{fmt.duration(time.time() - rt.started_at)} ago; this page fills in as soon as the first "
+                    f"account lands.", icon="⏳")
+            if rt.error:
+                st.error("The simulated fleet failed:")
+                st.code(rt.error, language=None)
+        else:
+            s = queries.settings(sel.cfg)
+            st.info(f"No data yet in `{fmt.md(s.store_path)}`. Run the collector: "
+                    f"`python -m collectors collect --config {fmt.md(sel.cfg)} --every "
+                    f"{s.collection.interval_seconds}` — this page fills in when its first cycle lands.", icon="⏳")
+            if queries.version(sel.cfg):
+                errs = queries.status(sel.cfg).errors
+                if errs:
+                    st.error("The last cycle collected nothing; every target failed (see the errors in the sidebar).")
+        st.stop()
+    if not sel.targets:
+        st.warning("No collected account matches the selected account and region. Choose **All** in the sidebar.")
+        st.stop()
+
+
+def target_title(t: Any) -> str:
+    return fmt.md(fmt.target_label(t.target, t.account, t.region))
