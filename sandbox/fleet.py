@@ -274,12 +274,16 @@ class _Model:
         self.limit = truth.limits[cell]
         self.level = CELLS[cell][1]
         self.scale = truth.scales.get(cell, 1.0)
+        self.cap = True  # keep claimed concurrency under the limit (off while calibrating)
         n = len(self.fns)
         self.w = np.array([f.weight for f in self.fns])
         self.dur = np.array([f.duration_ms for f in self.fns])
         self.reserved = np.array([f.reserved or np.inf for f in self.fns], dtype=float)
         self.pc = np.array([sum(f.provisioned.values()) for f in self.fns], dtype=float)
         self.is_async = np.array([f.is_async for f in self.fns])
+        unreserved = ~np.isfinite(self.reserved)
+        # Always claimed: every reservation and the provisioned concurrency of unreserved ones.
+        self.fixed_claim = float(self.reserved[~unreserved].sum() + self.pc[unreserved].sum())
         rs = np.random.default_rng([truth.seed, cell_index, 0])
         self.err_rate = np.where(rs.random(n) < 0.5, 0.0, rs.uniform(0.0005, 0.02, n))
         self.age_ms = rs.uniform(15, 250, n)
@@ -295,6 +299,14 @@ class _Model:
         self.dlq_start = t0 - 55 * 60
         self.recursive_fn = self.pos.get("notifications-worker-fanout") if cell == (
             STAGING, "us-east-1") else None
+        self.smoothable = unreserved.copy()
+        if self.spill is not None:
+            self.smoothable[self.spill] = False  # the spillover incident keeps its excess
+
+    def claimed(self, conc: np.ndarray) -> float:
+        """ClaimedAccountConcurrency for these per-function concurrencies."""
+        unreserved = ~np.isfinite(self.reserved)
+        return float(np.maximum(conc - self.pc, 0)[unreserved].sum()) + self.fixed_claim
 
     def level_at(self, t: float) -> float:
         """Fraction of the limit the cell's traffic reaches at time t."""
@@ -310,26 +322,31 @@ class _Model:
         rng = np.random.default_rng([self.truth.seed, self.index, t])
         n = len(self.fns)
         noise = np.clip(1 + 0.06 * rng.standard_normal(n), 0.7, 1.3)
-        demand = self.level_at(t + res / 2) * self.limit * self.scale * self.w * noise
+        level = self.level_at(t + res / 2)
+        demand = level * self.limit * self.scale * self.w * noise
+        # The incidents' functions run close to their limits at every daily peak already.
+        daily = level / self.level * noise
         for i in self.storm:
             r = self.reserved[i]
             demand[i] = (r * rng.uniform(1.05, 1.25) if t >= self.storm_start
-                         else min(demand[i], 0.7 * r))
+                         else min(0.88 * r * daily[i], 0.95 * r))
         if self.spill is not None and self.pc[self.spill] > 0:
             p = self.pc[self.spill]
             demand[self.spill] = (p * rng.uniform(1.1, 1.4) if t >= self.spill_start
-                                  else min(demand[self.spill], 0.85 * p))
+                                  else min(0.8 * p * daily[self.spill], 0.86 * p))
         served = np.minimum(demand, self.reserved)
-        # Lambda never runs more than the account limit: smooth the unreserved demand below it.
-        unreserved = ~np.isfinite(self.reserved)
-        over = served.sum() * 1.15 - 0.985 * self.limit
-        if over > 0:
-            free = served[unreserved].sum()
-            served[unreserved] *= max(0.0, 1 - over / 1.15 / max(free, 1e-9))
         inv_rate = served * 60000.0 / self.dur  # invocations per minute
         inv = rng.poisson(inv_rate * k).astype(float)
         conc = np.where(inv > 0, np.maximum(np.round(served * 1.15), 1), 0)
         conc = np.minimum(conc, self.reserved)
+        # Lambda never lets claimed concurrency pass the account limit: trim the unreserved
+        # functions' use beyond their provisioned concurrency (their traffic smooths out).
+        excess = self.claimed(conc) - 0.985 * self.limit
+        if excess > 0 and self.cap:
+            big = self.smoothable & (conc > 1)
+            factor = max(0.0, 1 - excess / max(conc[big].sum(), 1.0))
+            conc[big] = np.maximum(np.floor(conc[big] * factor), 1)
+            inv[big] = np.round(inv[big] * factor)
         throttles = np.where(demand > self.reserved,
                              np.round((demand - self.reserved) * 60000.0 / self.dur * k), 0)
         errors = rng.binomial(inv.astype(np.int64), self.err_rate).astype(float)
@@ -447,11 +464,8 @@ def _emit(w: _Writer, model: _Model, t: int, res: int, v: dict[str, np.ndarray])
                       u * (0.85 * k if k > 1 else 1), k, u * 0.5 if k > 1 else u, u)
             count("ProvisionedConcurrencySpilloverInvocations", i, v["spill"][i], rdims)
     total = float(conc.sum())
-    unreserved_mask = ~np.isfinite(model.reserved)
-    unreserved = float(conc[unreserved_mask].sum())
-    beyond_pc = float(np.maximum(conc - model.pc, 0)[unreserved_mask].sum())
-    claimed = (beyond_pc + float(model.reserved[~unreserved_mask].sum())
-               + float(model.pc[unreserved_mask].sum()))
+    unreserved = float(conc[~np.isfinite(model.reserved)].sum())
+    claimed = model.claimed(conc)
     peak("ConcurrentExecutions", total, {})
     peak("UnreservedConcurrentExecutions", unreserved, {})
     peak("ClaimedAccountConcurrency", claimed, {})
@@ -494,6 +508,7 @@ def _calibrate(truth: FleetTruth, models: dict[tuple[str, str], _Model]) -> None
     """Scale each cell so its busiest bucket of the last day sits at the intended level."""
     for cell, model in models.items():
         scale = 1.0
+        model.cap = False
         for _ in range(3):
             model.scale = scale
             peak_conc = max(float(model.bucket(t, 300)["conc"].sum())
@@ -502,6 +517,7 @@ def _calibrate(truth: FleetTruth, models: dict[tuple[str, str], _Model]) -> None
             scale *= target / max(peak_conc, 1.0)
         truth.scales[cell] = scale
         model.scale = scale
+        model.cap = True
 
 
 def _size_from_traffic(truth: FleetTruth, models: dict[tuple[str, str], _Model],
@@ -511,16 +527,17 @@ def _size_from_traffic(truth: FleetTruth, models: dict[tuple[str, str], _Model],
         peaks = np.zeros(len(model.fns))
         for t in range(truth.now - DAY, truth.now, 1800):
             peaks = np.maximum(peaks, model.bucket(t, 300)["conc"])
-        room = model.limit - 100 - sum(f.reserved or 0 for f in model.fns)
+        extra = 5  # reservations beyond the incident's
         for i, f in enumerate(model.fns):
             for alias, pc in f.provisioned.items():
                 if pc == 0:
-                    f.provisioned[alias] = int(max(2, math.ceil(peaks[i] * 1.6)))
-            if f.reserved is None and not f.provisioned and peaks[i] >= 3 and rng.random() < 0.12:
-                want = int(math.ceil(peaks[i] * 2 + 10))
-                if want <= room * 0.25:
-                    f.reserved = want
-                    room -= want
+                    f.provisioned[alias] = int(max(2, math.ceil(peaks[i] * 1.25)))
+            # A few small functions get a reservation with a safe margin (they never throttle);
+            # unused reservations count as claimed, so they stay small.
+            if (f.reserved is None and not f.provisioned and 2 <= peaks[i] <= 15
+                    and rng.random() < 0.2 and extra > 0):
+                f.reserved = int(math.ceil(peaks[i] * 1.4 + 3))
+                extra -= 1
 
 
 def _create_resources(sb: Sandbox, truth: FleetTruth, rng: random.Random) -> None:
