@@ -720,10 +720,15 @@ def _describe_incidents(truth: FleetTruth, models: dict[tuple[str, str], _Model]
 class Simulator:
     """Emits live 1-minute points as time passes; deterministic given seed and time."""
 
-    def __init__(self, sb: Sandbox, truth: FleetTruth, retention_seconds: int = 7 * DAY) -> None:
+    def __init__(self, sb: Sandbox, truth: FleetTruth, retention_seconds: int = 7 * DAY,
+                 compact: bool = True) -> None:
         self.sb = sb
         self.truth = truth
         self.retention = retention_seconds
+        # Roll live 1-minute points up as they age, like the seeded history (5-minute after 3
+        # hours, hourly after a day), so a long-running demo keeps a flat memory footprint.
+        self.compact = compact
+        self.last_compact = truth.now
         self.models = {cell: _Model(truth, cell, i) for i, cell in enumerate(CELLS)}
         self.last_tick = truth.now  # minutes before this are written
         self.dlq_depth = int(truth.incident("dlq_filling").details["messages_at_build"])
@@ -751,6 +756,10 @@ class Simulator:
         self.last_tick = max(self.last_tick, end)
         written = writer.flush(self.sb)
         self.sb.prune_metrics(end - self.retention)
+        if self.compact and end - self.last_compact >= 3600:
+            self.sb.metrics.compact(end - 3 * 3600, 300)
+            self.sb.metrics.compact(end - DAY, 3600)
+            self.last_compact = end
         return written
 
 

@@ -100,6 +100,31 @@ class Series:
         for row in zip(ts, sums, counts, mins, maxs):
             self.add(*row)
 
+    def compact(self, before: int, resolution: int) -> int:
+        """Merge the points older than `before` into one statistic set per `resolution` bucket
+        (exact for Sum, SampleCount, Minimum, Maximum and Average); returns points saved."""
+        end = bisect_left(self.ts, before - before % resolution)
+        if end < 2:
+            return 0
+        merged: dict[int, list[float]] = {}
+        for k in range(end):
+            b = self.ts[k] - self.ts[k] % resolution
+            cur = merged.get(b)
+            if cur is None:
+                merged[b] = [self.sums[k], self.counts[k], self.mins[k], self.maxs[k]]
+            else:
+                cur[0] += self.sums[k]
+                cur[1] += self.counts[k]
+                cur[2] = min(cur[2], self.mins[k])
+                cur[3] = max(cur[3], self.maxs[k])
+        if len(merged) == end:
+            return 0
+        keys = sorted(merged)
+        self.ts[:end] = array("q", keys)
+        for n, arr in enumerate((self.sums, self.counts, self.mins, self.maxs)):
+            arr[:end] = array("d", [merged[b][n] for b in keys])
+        return end - len(keys)
+
     def drop_before(self, t: int) -> int:
         """Remove points older than t; returns how many went."""
         i = bisect_left(self.ts, t)
@@ -261,6 +286,15 @@ class MetricStore:
                 for key in emptied:
                     del region_map[key]
         return dropped
+
+    def compact(self, before: int | float, resolution: int) -> int:
+        """Roll points older than `before` up to `resolution`-second buckets in every series."""
+        saved = 0
+        with self._lock:
+            for region_map in self._series.values():
+                for series in region_map.values():
+                    saved += series.compact(int(before), resolution)
+        return saved
 
     def point_count(self) -> int:
         with self._lock:

@@ -270,3 +270,19 @@ def test_many_queries_over_a_week_is_fast(sb, client):
     server = time.perf_counter() - started
     assert server < 1.0, server
     assert end_to_end < 6.0, end_to_end  # ~1.3 s on an idle 2-core machine
+
+
+def test_compact_is_exact_for_every_statistic(sb, client):
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Duration", None,
+                         [(T0 + m * 60, float(m % 7)) for m in range(120)])
+    cw = client("cloudwatch")
+    stats = ["Sum", "Maximum", "Minimum", "Average", "SampleCount"]
+    queries = [q(s, "Duration", s, period=300) for s in stats]
+    before = cw.get_metric_data(MetricDataQueries=queries, StartTime=T0, EndTime=T0 + 7200)
+    assert sb.metrics.compact(T0 + 3600, 300) == 60 - 12
+    after = cw.get_metric_data(MetricDataQueries=queries, StartTime=T0, EndTime=T0 + 7200)
+    assert [r["Values"] for r in after["MetricDataResults"]] == [
+        r["Values"] for r in before["MetricDataResults"]]
+    minute = cw.get_metric_data(MetricDataQueries=[q("a", "Duration", period=60)],
+                                StartTime=T0, EndTime=T0 + 7200)["MetricDataResults"][0]
+    assert len(minute["Values"]) == 12 + 60  # old hour in 5-minute sets, recent hour intact

@@ -278,10 +278,15 @@ def test_simulator_ticks(fleet: FleetTruth, sandbox, aws):
     ts, conc = series(cw, "ConcurrentExecutions", "Maximum", {"FunctionName": "search-api-query"},
                       NOW, NOW + 180)
     assert ts == [NOW, NOW + 60, NOW + 120] and set(conc) == {60.0}
-    # Pruning keeps only the retention window.
+    # An hour on, live minutes older than 3 hours are rolled up to 5 minutes; pruning keeps
+    # only the retention window.
     short = Simulator(sandbox, fleet, retention_seconds=86400)
     short.last_tick = sim.last_tick
-    short.tick(NOW + 4 * 60)
+    short.tick(NOW + 61 * 60)
+    ts, _ = series(cw, "ConcurrentExecutions", "Maximum", {}, NOW - 4 * 3600,
+                   NOW - 2 * 3600 + 60 * 60)
+    assert all(t % 300 == 0 for t in ts if t < NOW + 61 * 60 - 3 * 3600)
+    assert any(t % 300 for t in ts)  # the last three hours stay at one minute
     _, old = series(cw, "ConcurrentExecutions", "Maximum", {}, NOW - 7 * 86400,
                     NOW - 86400 - 3600, 3600)
     assert old == []
