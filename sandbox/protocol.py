@@ -16,6 +16,7 @@ Protocols as botocore 1.44 really speaks them (measured, not the model's first c
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import re
@@ -154,6 +155,9 @@ def identify(environ: dict[str, Any], account_of_key: Any) -> RequestInfo:
     path = environ.get("PATH_INFO", "") or "/"
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     body = read_body(environ)
+    if "gzip" in headers.get("content-encoding", "") and body[:2] == b"\x1f\x8b":
+        # botocore gzips large bodies (e.g. PutMetricData over 10 KB); moto gets them as sent.
+        body = gzip.decompress(body)
 
     service = region = access_key = None
     match = _CREDENTIAL_RE.search(headers.get("authorization", ""))

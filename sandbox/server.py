@@ -12,6 +12,7 @@ passes everything else to moto unchanged.
 from __future__ import annotations
 
 import collections
+import logging
 import socket
 import threading
 from datetime import datetime
@@ -23,6 +24,8 @@ from .faults import CONNECTION_DOWN, Faults, fault_reply
 from .lambda_ext import LambdaExtensions, AccountLimits, patch_moto
 from .metrics import MetricStore
 from .protocol import Reply, RequestInfo, SandboxError, error_reply, identify
+
+log = logging.getLogger(__name__)
 
 Handler = Callable[[RequestInfo], "Reply | None"]
 
@@ -205,8 +208,9 @@ class _FrontApp:
 
 def _moto_error(info: RequestInfo, exc: Exception) -> Reply:
     error_type = getattr(exc, "error_type", None)
-    if error_type is None:
-        raise exc
+    if error_type is None:  # a sandbox bug or a malformed request: say so in AWS's shape
+        log.exception("sandbox handler failed: %s %s", info.service, info.operation)
+        return error_reply(info.service, "InternalFailure", f"sandbox: {exc!r}", 500)
     return error_reply(info.service, error_type, getattr(exc, "message", str(exc)),
                        int(getattr(exc, "code", 400)))
 

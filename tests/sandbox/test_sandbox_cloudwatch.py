@@ -86,7 +86,9 @@ def test_percentile_needs_raw_values(sb, client):
 
 def test_buckets_align_to_period_boundaries(sb, client):
     sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations", None,
-                         [(T0 + m * 60, 1.0) for m in range(30)])
+                         [(T0 + m * 60, 1.0) for m in range(29)])
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations", None,
+                         [(datetime.fromtimestamp(T0 + 29 * 60, timezone.utc), 1.0)])
     cw = client("cloudwatch")
     # StartTime 7m30s past the hour: buckets still start on multiples of 300 s.
     got = cw.get_metric_data(MetricDataQueries=[q("a", "Invocations", period=300)],
@@ -286,3 +288,13 @@ def test_compact_is_exact_for_every_statistic(sb, client):
     minute = cw.get_metric_data(MetricDataQueries=[q("a", "Duration", period=60)],
                                 StartTime=T0, EndTime=T0 + 7200)["MetricDataResults"][0]
     assert len(minute["Values"]) == 12 + 60  # old hour in 5-minute sets, recent hour intact
+
+
+def test_large_put_metric_data_is_gzipped_by_botocore(sb, client):
+    # botocore compresses request bodies over 10 KB (Content-Encoding: gzip).
+    cw = client("cloudwatch")
+    cw.put_metric_data(Namespace="Bulk", MetricData=[
+        {"MetricName": "M", "Value": float(k), "Timestamp": T0 + k} for k in range(1000)])
+    got = cw.get_metric_data(MetricDataQueries=[q("a", "M", ns="Bulk", period=3600)],
+                             StartTime=T0, EndTime=T0 + 3600)["MetricDataResults"][0]
+    assert got["Values"] == [float(sum(range(1000)))]
