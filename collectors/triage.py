@@ -97,15 +97,42 @@ class ThrottleRow:
     status: str
 
 
+def series_points(store: Store, account: str, region: str, metrics: Sequence[str], start: int, end: int,
+                  dims: Sequence[str] | None = None) -> list[tuple[str, str, str, int, float, int]]:
+    """(metric, dim, resource, ts, value, step) of the stored points in [start, end), by series id.
+
+    Looks the series up first and then reads each resolution's table by its primary key: the
+    `points` view joined on series would scan every point of the target.
+    """
+    where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
+        [account, region, *metrics]
+    if dims is not None:
+        if not dims:
+            return []
+        where.append(f"dim IN ({','.join('?' * len(dims))})")
+        params.extend(dims)
+    ids = {r[0]: (r[1], r[2], r[3]) for r in store.query(
+        f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
+    out = []
+    keys = list(ids)
+    for i in range(0, len(keys), 500):
+        chunk = keys[i:i + 500]
+        marks = ",".join("?" * len(chunk))
+        for res in (60, 300, 3600):
+            for sid, ts, v in store.query(f"SELECT series_id, ts, value FROM points_{res} WHERE series_id IN ({marks}) "
+                                          f"AND ts >= ? AND ts < ?", (*chunk, start, end)):
+                out.append((*ids[sid], ts, v, res))
+    return out
+
+
 def _nonzero_points(store: Store, account: str, region: str, metric: str, start: int, end: int,
                     ) -> dict[str, list[tuple[int, int]]]:
     """dim -> [(ts, step)] of non-zero points, ascending."""
     out: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for r in store.query("""
-            SELECT s.dim, p.ts, p.step FROM series s JOIN points p ON p.series_id = s.id
-            WHERE s.account = ? AND s.region = ? AND s.metric = ? AND p.ts >= ? AND p.ts < ? AND p.value > 0
-            ORDER BY s.dim, p.ts""", (account, region, metric, start, end)):
-        out[r[0]].append((r[1], r[2]))
+    for _, dim, _, ts, v, step in sorted(series_points(store, account, region, [metric], start, end),
+                                         key=lambda p: (p[1], p[3])):
+        if v > 0:
+            out[dim].append((ts, step))
     return out
 
 
@@ -196,26 +223,27 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
     for f in t.functions:
         for arn in {f.dlq_arn, f.on_failure_arn} - {None}:
             feeders[arn].append(f.name)
-    ages = {r[0]: r[1] for r in store.query("""
-        SELECT s.dim, p.value FROM series s JOIN points p ON p.series_id = s.id
-        WHERE s.account = ? AND s.region = ? AND s.metric = 'DLQOldestAge' AND p.ts >= ? AND p.ts < ?
-        ORDER BY p.ts""", (t.account, t.region, start, end))}
-    peaks = {r[0]: r[1] for r in store.query("""
-        SELECT s.dim, MAX(p.value) FROM series s JOIN points p ON p.series_id = s.id
-        WHERE s.account = ? AND s.region = ? AND s.metric = 'DLQVisible' AND p.ts >= ? AND p.ts < ?
-        GROUP BY s.dim""", (t.account, t.region, start, end))}
+    ages: dict[str, float] = {}
+    peaks: dict[str, float] = {}
+    for metric, dim, _, ts, v, _ in sorted(series_points(store, t.account, t.region, ["DLQOldestAge", "DLQVisible"],
+                                                         start, end), key=lambda p: p[3]):
+        if metric == "DLQOldestAge":
+            ages[dim] = v   # the latest wins
+        else:
+            peaks[dim] = max(peaks.get(dim, v), v)
     rows = []
     for q in store.query("SELECT * FROM queues WHERE account = ? AND region = ? ORDER BY name",
                          (t.account, t.region)):
         # The live depth against the metric an hour earlier (or at the window's start): the newest
         # minutes of the metric are often not published yet and would read as an empty queue.
         ref = max(start, int(q["updated_at"]) - 3600) // 60 * 60
-        before = history.timeseries(store, t.account, t.region, "DLQVisible", ref, ref + 60, 60, dims=[q["name"]])
+        then = [p[4] for p in series_points(store, t.account, t.region, ["DLQVisible"], ref, ref + 60, [q["name"]])]
+        before = max(then) if then else 0.0 if store.coverage(t.account, t.region, ref, ref + 60) else None
         covered = bool(store.coverage(t.account, t.region, start, end))
         rows.append(QueueRow(
             t.account, t.region, q["name"], q["arn"], q["visible"], q["not_visible"], q["delayed"], q["error"],
             ages.get(q["name"], 0.0 if covered else None),
-            queue_growth(q["visible"], q["updated_at"], before[0][1] if before else None, ref),
+            queue_growth(q["visible"], q["updated_at"], before, ref),
             peaks.get(q["name"], 0.0 if covered else None), sorted(feeders.get(q["arn"], [])),
             grade(q["visible"], thresholds["dlq_messages"])))
     return sorted(rows, key=lambda r: (r.visible is None, -(r.visible or 0), -(r.growth_per_hour or 0), r.name))
@@ -238,13 +266,10 @@ def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: d
     """Aliases whose invocations spilled over their provisioned concurrency, most spillover first."""
     from .review import grade
     agg: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
-    keys = [m.key for m in metrics_for("alias")]
-    for r in store.query(f"""
-            SELECT s.metric, s.dim, s.resource, SUM(p.value), MAX(p.value) FROM series s
-            JOIN points p ON p.series_id = s.id
-            WHERE s.account = ? AND s.region = ? AND s.metric IN ({','.join('?' * len(keys))})
-              AND p.ts >= ? AND p.ts < ? GROUP BY s.id""", (t.account, t.region, *keys, start, end)):
-        agg[(r[1], r[2])][r[0]] = (r[3], r[4])
+    for metric, dim, res, _, v, _ in series_points(store, t.account, t.region, [m.key for m in metrics_for("alias")],
+                                                   start, end):
+        total, peak = agg[(dim, res)].get(metric, (0.0, v))
+        agg[(dim, res)][metric] = (total + v, max(peak, v))
     prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"]) for r in store.query(
         "SELECT * FROM provisioned WHERE account = ? AND region = ?", (t.account, t.region))}
     rows = []
@@ -426,14 +451,8 @@ def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, en
     if not names:
         return None
     sums: dict[int, float] = defaultdict(float)
-    for i in range(0, len(names), 500):
-        chunk = names[i:i + 500]
-        for ts, v in store.query(f"""
-                SELECT p.ts, p.value FROM series s JOIN points p ON p.series_id = s.id
-                WHERE s.account = ? AND s.region = ? AND s.metric = 'ConcurrentExecutions'
-                  AND s.dim IN ({','.join('?' * len(chunk))}) AND p.ts >= ? AND p.ts < ?""",
-                                 (t.account, t.region, *chunk, start, end)):
-            sums[ts] += v
+    for _, _, _, ts, v, _ in series_points(store, t.account, t.region, ["ConcurrentExecutions"], start, end, names):
+        sums[ts] += v
     return max(sums.values()) if sums else None
 
 
@@ -466,11 +485,9 @@ def chart_step(store: Store, account: str, region: str, start: int, end: int, ma
     between zeros)."""
     span = max(60, end - start)
     step = next((s for s in (60, 300, 900, 3600, 21600, 86400) if span / s <= max_points), 86400)
-    coarse = store.query("""
-        SELECT MAX(p.step) FROM series s JOIN points p ON p.series_id = s.id
-        WHERE s.account = ? AND s.region = ? AND s.metric = 'AccountConcurrentExecutions'
-          AND p.ts >= ? AND p.ts < ?""", (account, region, start, end))[0][0]
-    return max(step, coarse or 60)
+    coarse = max((p[5] for p in series_points(store, account, region, ["AccountConcurrentExecutions"], start, end)),
+                 default=60)
+    return max(step, coarse)
 
 
 def console_url(region: str, function: str) -> str:

@@ -25,7 +25,7 @@ DEFAULTS: dict[str, Any] = {"account": ALL, "region": ALL, "window": "24h", "fro
 LIST_KEYS = {"groups"}
 WEEK_OPTIONS = (4, 8, 13, 26, 52)
 QP_NAMES = {"groups": "group"}          # URL name of a state key, where it differs
-WAITING_REFRESH_S = 2                   # poll for the first data this often
+WAITING_REFRESH_S = 1                   # poll for the first data this often
 REFRESH_S = 10                          # poll the store's write marker this often (cheap)
 
 
@@ -161,6 +161,8 @@ def group_by_options(cfg: str) -> list[str]:
 
 
 def group_by_label(cfg: str, kind: str) -> str:
+    if kind == "prefix" and not cfg:
+        return "name prefix"
     if kind == "prefix":
         return f"name prefix, depth {queries.settings(cfg).grouping.prefix_depth} (config)"
     if kind.startswith("prefix:"):
@@ -173,11 +175,11 @@ def sidebar(ctx: Context) -> Selection:
     """Render the shared sidebar and return the current selection."""
     ss = st.session_state
     cfg = ctx.cfg or ""
-    targets = queries.targets(cfg) if queries.version(cfg) else []
+    targets = queries.targets(cfg) if cfg and queries.version(cfg) else []
     accounts = sorted({t["account"] for t in targets})
     names = {t["account"]: t["target"] for t in targets}
     regions = sorted({t["region"] for t in targets})
-    ss["_ver_rendered"] = queries.version(cfg)
+    ss["_ver_rendered"] = queries.version(cfg) if cfg else None
     with st.sidebar:
         st.markdown("## headroom")
         if ss["account"] not in [ALL, *accounts]:
@@ -281,9 +283,8 @@ def require_data(sel: Selection) -> None:
     if not queries.version(sel.cfg) or not queries.targets(sel.cfg):
         if ctx.demo:
             rt = ctx.demo_runtime
-            st.info(f"Collecting the first cycle from the simulated fleet… started "
-                    f"{fmt.duration(time.time() - rt.started_at)} ago; this page fills in as soon as the first "
-                    f"account lands.", icon="⏳")
+            st.info(f"Simulated fleet: {rt.phase}… (started {fmt.duration(time.time() - rt.started_at)} ago). "
+                    "Collecting the first cycle; this page fills in as soon as the first account lands.", icon="⏳")
             if rt.error:
                 st.error("The simulated fleet failed:")
                 st.code(rt.error, language=None)
