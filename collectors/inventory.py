@@ -135,10 +135,10 @@ def service_quotas(sq: Any) -> tuple[float | None, float | None]:
     return conc, storage_gb * GB
 
 
-def queue_depths(sqs_client: Callable[[], Any], arns: Iterable[str], account: str, region: str) -> tuple[
-        list[QueueDepth], list[CollectError]]:
+def queue_depths(sqs_client: Callable[[], Any], arns: Iterable[str], account: str, region: str,
+                 workers: int = 4) -> tuple[list[QueueDepth], list[CollectError]]:
     """Live depth of each SQS dead-letter queue; other targets are recorded as not measurable."""
-    out, errors = [], []
+    local, out = [], []
     for arn in sorted(set(arns)):
         parts = arn.split(":")
         if len(parts) < 6 or parts[2] != "sqs":
@@ -147,18 +147,32 @@ def queue_depths(sqs_client: Callable[[], Any], arns: Iterable[str], account: st
         if (q_account, q_region) != (account, region):
             out.append(QueueDepth(arn, name, None, None, None,
                                   f"in {q_account}/{q_region}: not readable from this target"))
-            continue
+        else:
+            local.append((arn, name))
+    if not local:
+        return out, []
+    sqs = sqs_client()  # made once, here: clients are thread-safe, their creation is not
+
+    def one(item: tuple[str, str]) -> QueueDepth | CollectError:
+        arn, name = item
         try:
-            sqs = sqs_client()
-            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=q_account)["QueueUrl"]
+            url = sqs.get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
             a = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=[
                 "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
                 "ApproximateNumberOfMessagesDelayed"])["Attributes"]
-            out.append(QueueDepth(arn, name, int(a["ApproximateNumberOfMessages"]),
-                                  int(a["ApproximateNumberOfMessagesNotVisible"]),
-                                  int(a["ApproximateNumberOfMessagesDelayed"])))
+            return QueueDepth(arn, name, int(a["ApproximateNumberOfMessages"]),
+                              int(a["ApproximateNumberOfMessagesNotVisible"]),
+                              int(a["ApproximateNumberOfMessagesDelayed"]))
         except AWS_ERRORS as e:
             err = to_error(e, "sqs", "sqs:GetQueueAttributes")
-            errors.append(CollectError(err.source, err.api, err.code, f"{name}: {err.message}"))
-            out.append(QueueDepth(arn, name, None, None, None, f"{err.code}: {err.message}"))
-    return out, errors
+            return CollectError(err.source, err.api, err.code, f"{name}: {err.message}")
+
+    errors = []
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        for (arn, name), a in zip(local, pool.map(one, local)):
+            if isinstance(a, CollectError):
+                errors.append(a)
+                out.append(QueueDepth(arn, name, None, None, None, f"{a.code}: {a.message}"))
+            else:
+                out.append(a)
+    return sorted(out, key=lambda q: q.arn), errors

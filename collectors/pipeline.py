@@ -130,7 +130,8 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
         r.errors.append(to_error(e, "quotas", "servicequotas:GetServiceQuota"))
 
     dlqs = {arn for _, d, o in plan_fns for arn in (d, o) if arn}
-    r.queues, errs = inventory.queue_depths(lambda: sess.client("sqs"), dlqs, r.account, r.region)
+    r.queues, errs = inventory.queue_depths(lambda: sess.client("sqs"), dlqs, r.account, r.region,
+                                            settings.collection.detail_workers)
     r.errors.extend(errs)
 
     queues = [q.name for q in r.queues if q.error is None or "not readable" not in q.error]

@@ -122,7 +122,7 @@ def test_queue_depths_reads_sqs_and_explains_the_unmeasurable():
     arns = ["arn:aws:sqs:us-east-1:123456789012:a-dlq", "arn:aws:sqs:us-east-1:123456789012:gone",
             "arn:aws:sqs:eu-west-1:999999999999:far", "arn:aws:sns:us-east-1:123456789012:topic"]
     with stub:
-        depths, errors = inventory.queue_depths(lambda: sqs, arns, "123456789012", "us-east-1")
+        depths, errors = inventory.queue_depths(lambda: sqs, arns, "123456789012", "us-east-1", workers=1)
     stub.assert_no_pending_responses()
     by = {d.name: d for d in depths}
     assert (by["a-dlq"].visible, by["a-dlq"].not_visible, by["a-dlq"].delayed, by["a-dlq"].error) == (42, 3, 0, None)

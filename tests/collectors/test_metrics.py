@@ -106,3 +106,12 @@ def test_partial_data_at_the_end_is_not_complete(cw):
         {"Id": "q3", "StatusCode": "PartialData", "Timestamps": [dt(T0)], "Values": [1.0]}]})
     points, errors, complete = metrics.fetch(client, queries, T0, T0 + 60, 60)
     assert not complete and errors[0].code == "PartialData" and len(points) == 1
+
+
+def test_fast_timestamp_parser_matches_botocore():
+    from botocore.utils import parse_timestamp
+
+    from collectors.sessions import _timestamp
+    for raw in (1_795_711_500, 1_795_711_500.0, "2026-11-26T16:45:00Z", "2026-11-26T16:45:00.000+00:00"):
+        assert _timestamp(raw) == parse_timestamp(raw)
+    assert _timestamp(1_795_711_500).tzinfo is not None

@@ -1,0 +1,180 @@
+"""collectors.triage over small literal stores and the dashboard's seeded store."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from collectors import config, review, triage
+from collectors.config import Grouping, PrefixRule
+from collectors.model import CollectError, TargetResult
+from collectors.store import Store
+from tests.dashboard.seed import MARKUP_TEAM, PROD, STAGING, seed
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory: pytest.TempPathFactory):
+    now = time.time()
+    cfg = seed(tmp_path_factory.mktemp("triage"), now)
+    s = config.load(cfg)
+    store = Store(s.store_path, readonly=True)
+    start, end = triage.review_window(now, 86400)
+    rv = review.review(store, start, end, s.thresholds)
+    targets = {t.account: t for t in rv.targets}
+    return s, store, start, end, targets, int(now) // 60 * 60
+
+
+def test_review_window_is_checks():
+    # cli.cmd_check: start = now - window, end = now; review(start // 60 * 60, end // 60 * 60 + 60)
+    assert triage.review_window(1_000_030, 3600) == ((1_000_030 - 3600) // 60 * 60, 1_000_020 + 60)
+
+
+def test_streak_start():
+    assert triage.streak_start([]) is None
+    pts = [(0, 60), (60, 60), (2000, 60), (2060, 60), (2120, 60)]
+    assert triage.streak_start(pts) == 2000            # 1,880 s of silence ends the first streak
+    assert triage.streak_start(pts, gap_s=2000) == 0
+    assert triage.streak_start([(0, 3600), (4000, 60)]) == 0   # an hourly point covers its hour
+
+
+def test_queue_growth():
+    assert triage.queue_growth(42, 3600, 30, 0) == 12
+    assert triage.queue_growth(None, 3600, 30, 0) is None
+    assert triage.queue_growth(42, 3600, None, 0) is None
+
+
+def test_throttling_rows(seeded):
+    s, store, start, end, t, m = seeded
+    rows = triage.throttling(store, t[PROD], start, end)
+    assert [(r.function, r.throttles, r.status) for r in rows] == [("payments-api-charge", 200, "critical"),
+                                                                  ("payments-worker", 3, "warn")]
+    top = rows[0]
+    assert top.throttle_rate == pytest.approx(200 / 6200)
+    assert (top.since, top.last_seen, top.peak_concurrency, top.reserved_concurrency) == \
+        (m - 40 * 60, m - 21 * 60, 50, 50)
+    assert rows[1].throttle_rate == 1.0 and rows[1].since == m - 50 * 60
+    assert triage.throttling(store, t[STAGING], start, end) == []
+
+
+def test_async_failures_and_queues(seeded):
+    s, store, start, end, t, m = seeded
+    assert [(r.function, r.async_events_dropped, r.dlq_arn.split(":")[-1]) for r in triage.async_failures(t[PROD])] \
+        == [("orders-ingest", 7, "orders-dlq")]
+    (q,) = triage.dead_letter_queues(store, t[PROD], start, end, s.thresholds)
+    assert (q.name, q.visible, q.not_visible, q.feeders, q.oldest_age_s, q.peak_visible, q.status) == \
+        ("orders-dlq", 42, 1, ["orders-ingest"], 5400, 42, "warn")
+    assert q.growth_per_hour == pytest.approx(12, abs=0.3)   # 30 an hour ago, 42 now
+
+
+def test_spillover(seeded):
+    s, store, start, end, t, m = seeded
+    (r,) = triage.spillover(store, t[PROD], start, end, s.thresholds)
+    assert (r.function, r.qualifier, r.spillover, r.provisioned, r.peak_provisioned_executions, r.max_utilization,
+            r.status) == ("orders-api", "live", 15, 10, 10, 1.0, "warn")
+
+
+def test_code_holders_and_over_reserved(seeded):
+    s, store, start, end, t, m = seeded
+    h = triage.code_holders(t[PROD], 2)
+    assert [x.function for x in h] == ["reports-nightly", "legacy-cron"]
+    assert h[0].old_versions_bytes == 5 * 1024 ** 3 - 50_000_000 and h[0].version_count == 40
+    assert h[0].share_of_used == pytest.approx(5 / 62)
+    assert [(o.function, o.reserved, o.unused) for o in triage.over_reserved(t[PROD])] == \
+        [("reports-nightly", 300, 288), ("payments-api-refund", 20, 15)]
+    assert triage.over_reserved(t[PROD], min_unused=20) == triage.over_reserved(t[PROD])[:1]
+
+
+def test_regroup_equals_review_for_the_stored_grouping(seeded):
+    s, store, start, end, t, m = seeded
+    for kind in ("prefix", "tag:team"):
+        want = review.review(store, start, end, s.thresholds, kind).targets
+        want = {x.account: x.groups for x in want}
+        got = triage.regroup(store, t[PROD], kind, s.grouping, start, end, include_ungrouped=False)
+        assert got == [g for g in want[PROD]]
+
+
+def test_regroup_other_groupings(seeded):
+    s, store, start, end, t, m = seeded
+    g = {x.name: x for x in triage.regroup(store, t[PROD], "prefix:2", s.grouping, start, end)}
+    assert (g["payments-api"].function_count, g["payments-api"].peak_concurrency, g["payments-api"].throttles) == \
+        (2, 55, 200)
+    assert g["payments-worker"].peak_concurrency == 30
+    g = {x.name: x for x in triage.regroup(store, t[PROD], "tag:team", s.grouping, start, end)}
+    assert set(g) == {"payments", "orders", MARKUP_TEAM, triage.NO_GROUP}
+    assert g[triage.NO_GROUP].function_count == 1 and g[triage.NO_GROUP].peak_concurrency == 0
+    assert sum(x.function_count for x in g.values()) == 7
+
+
+def test_group_of():
+    rules = Grouping(1, "-_", (PrefixRule("payments-api", "pay-api"),), ("team",))
+    assert triage.group_of("payments-api-charge", {}, {}, "prefix", rules) == "pay-api"
+    assert triage.group_of("orders-api-x", {"prefix": "orders"}, {}, "prefix", rules) == "orders"
+    assert triage.group_of("orders-api-x", {}, {}, "prefix:2", rules) == "orders-api"
+    assert triage.group_of("x", {}, {"team": ""}, "tag:team", rules) == triage.NO_GROUP
+    with pytest.raises(ValueError):
+        triage.group_of("x", {}, {}, "owner", rules)
+    assert triage.stored_kind("prefix:1", rules) == "prefix" and triage.stored_kind("tag:env", rules) is None
+
+
+def test_limit_trends(seeded):
+    s, store, start, end, t, m = seeded
+    tr = {x.key: x for x in triage.limit_trends(store, t[PROD], 4, end)}
+    assert tr["concurrency"].latest == 812 and tr["concurrency"].limit == 1000
+    assert tr["claimed_concurrency"].latest == 870
+    assert tr["reserved_allocation"].limit == 900 and tr["reserved_allocation"].latest == 370
+    assert tr["reserved_allocation"].weeks_until is None                    # flat
+    assert tr["code_storage"].limit == 80_530_636_800
+    assert tr["code_storage"].slope_per_week > 0 and tr["code_storage"].weeks_until > 0
+    assert len(tr["concurrency"].weeks) == 4 and tr["concurrency"].weeks[0][1] is None   # before the history
+
+
+def test_data_status_and_version(tmp_path: Path):
+    st = Store(tmp_path / "s.db")
+    empty = triage.data_status(st)
+    assert (empty.cycles_finished, empty.runs, empty.errors, empty.last_data_at) == (0, [], [], None)
+    v0 = triage.data_version(st)
+    cid = st.begin_cycle(100.0)
+    st.write_target(cid, TargetResult("prod", "us-east-1", None, 100.0, 101.0, errors=[
+        CollectError("session", "sts:AssumeRole", "AccessDenied", "no")]))
+    running = triage.data_status(st)
+    assert running.running_since == 100.0 and [e["code"] for e in running.errors] == ["AccessDenied"]
+    assert triage.data_version(st) != v0
+    st.end_cycle(cid, 102.0)
+    done = triage.data_status(st)
+    assert (done.cycles_finished, done.running_since, done.last_cycle_finished_at) == (1, None, 102.0)
+    assert [(r.target, r.account, r.error_count) for r in done.runs] == [("prod", None, 1)]
+
+
+def test_function_detail_and_chart_step(seeded):
+    s, store, start, end, t, m = seeded
+    d = triage.function_detail(store, PROD, "us-east-1", "orders-api")
+    assert d.provisioned[0]["qualifier"] == "live" and d.config["tags"] == {"team": "orders"}
+    assert triage.function_detail(store, PROD, "us-east-1", "nope") is None
+    q = triage.function_detail(store, PROD, "us-east-1", "orders-ingest")
+    assert list(q.queues.values())[0]["visible"] == 42
+    assert triage.chart_step(store, PROD, "us-east-1", end - 3600, end) == 60
+    assert triage.chart_step(store, PROD, "us-east-1", end - 86400, end) == 3600   # hourly history in the window
+    assert triage.chart_step(store, STAGING, "eu-west-1", end - 86400, end) == 300
+
+
+def test_target_grades(seeded):
+    s, store, start, end, t, m = seeded
+    g = triage.target_grades(t[PROD], s.thresholds)
+    assert (g["concurrency"], g["claimed_concurrency"], g["headroom"], g["code_storage"], g["throttles"],
+            g["dlq_messages"]) == ("warn", "warn", "warn", "warn", "critical", "warn")
+    assert triage.target_grades(t[STAGING], s.thresholds)["headroom"] == "ok"
+
+
+def test_throttling_groups():
+    rows = [triage.ThrottleRow("a", "r", f, None, n, None, None, None, None, None, None, "warn")
+            for f, n in (("a1", 5), ("b1", 50), ("a2", 10))]
+    assert triage.throttling_groups(rows, {"a1": "a", "a2": "a", "b1": "b"}) == [("b", 50, 1), ("a", 15, 2)]
+
+
+def test_console_urls():
+    assert triage.console_url("eu-west-1", "f") == \
+        "https://eu-west-1.console.aws.amazon.com/lambda/home?region=eu-west-1#/functions/f"
+    assert triage.queue_console_url("eu-west-1", "1", "q") == (
+        "https://eu-west-1.console.aws.amazon.com/sqs/v3/home?region=eu-west-1#/queues/"
+        "https%3A%2F%2Fsqs.eu-west-1.amazonaws.com%2F1%2Fq")
