@@ -53,7 +53,7 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
 
 
 def _cell(v: Any) -> str:
-    return fmt.md(v).replace("|", "\\|")
+    return fmt.md(v)   # escapes "|" too, so a name cannot break a table
 
 
 def markdown(sections: list[Section], window: str, generated: str, group_by: str) -> str:

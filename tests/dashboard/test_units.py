@@ -1,0 +1,150 @@
+"""The dashboard's pure modules: formatting, charts, reports, config resolution, windows."""
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import pandas as pd
+import pytest
+
+from collectors import triage
+from collectors.review import GroupReview, TargetReview
+from collectors.triage import CodeHolder, LimitTrend, OverReserved
+from dashboard import charts, context, fmt, report, state
+
+
+def test_fmt():
+    assert (fmt.n(None), fmt.n(1234.0), fmt.n(12.5), fmt.n(0.0)) == ("unknown", "1,234", "12.5", "0")
+    assert (fmt.pct(13.0), fmt.pct(None), fmt.ratio_pct(870, 1000), fmt.ratio_pct(1, None)) == \
+        ("13 %", "unknown", "87 %", "unknown")
+    assert fmt.gb(62 * 1024 ** 3) == "62.0 GB" and fmt.gb(None) == "unknown"
+    assert (fmt.duration(95), fmt.duration(5400), fmt.duration(None)) == ("1 min 35 s", "1 h 30 min", "unknown")
+    assert (fmt.step(60), fmt.step(300), fmt.step(3600)) == ("1 min", "5 min", "1 h")
+    assert fmt.weeks(None) == "not at this rate" and fmt.weeks(2.04) == "2.0 weeks" and fmt.weeks(0) == "at the limit now"
+    assert fmt.group_label("") == "(no tag)" and fmt.group_label("x") == "x"
+
+
+def test_md_escapes_markup():
+    s = fmt.md("<b>x</b> *y* [z](http://e) `c` :red[r] $a$")
+    for raw in ("<b>", "*y*", "[z]", "`c`", ":red[", "$a$"):
+        assert raw not in s
+    assert s.replace("\\", "") == "<b>x</b> *y* [z](http://e) `c` :red[r] $a$"
+
+
+def test_timeseries_keeps_gaps_and_labels_limits():
+    idx = pd.to_datetime([0, 60, 120, 180], unit="s", utc=True)
+    df = pd.DataFrame({"Concurrent executions": [1.0, math.nan, math.nan, 0.0]}, index=idx)
+    fig = charts.timeseries(df, "Concurrency <b>", "count", [(1000, "limit 1,000")])
+    assert fig.data[0].connectgaps is False
+    assert math.isnan(fig.data[0].y[1]) and fig.data[0].y[3] == 0.0
+    assert [a.text for a in fig.layout.annotations] == ["limit 1,000"]
+    assert fig.layout.title.text == "Concurrency &lt;b&gt;"
+    assert charts.gaps(df) == [(idx[1], idx[2])]
+    charts.shade_gaps(fig, df, 60)
+    assert any(a.text == "not collected" for a in fig.layout.annotations)
+
+
+def test_budget_and_allocation_charts():
+    fig = charts.concurrency_budget(1000, 370, 10, 812, 870)
+    names = [t.name for t in fig.data]
+    assert names == ["reserved 370", "provisioned 10", "unreserved pool 620", "peak concurrency 812",
+                     "peak claimed 870"]
+    texts = [a.text for a in fig.layout.annotations]
+    assert texts == ["limit 1,000", "max reservable 900 (100 kept unreserved)"]
+    fig = charts.allocation([("<i>t</i>", 300), ("payments", 70)], 1000)
+    assert fig.data[0].name == "&lt;i&gt;t&lt;/i&gt; 300"
+    assert [a.text for a in fig.layout.annotations] == ["limit 1,000", "max reservable 900"]
+
+
+def test_weekly_trend_is_drawn_over_known_weeks_only():
+    weeks = [(pd.Timestamp(i * 604800, unit="s", tz="UTC"), v) for i, v in enumerate([None, 10, 20, 30])]
+    fig = charts.weekly_trend(weeks, 100, "t", "count", 10.0)
+    trend = fig.data[1]
+    assert len(trend.x) == 3 and list(trend.y) == [10, 20, 30]
+
+
+def _target() -> TargetReview:
+    return TargetReview("prod", "1", "us-east-1", 0.0, 1.0, 1000, None, 630, 812, 870, None, 130, 13.0, 370, 10,
+                        62 * 1024 ** 3, 80_530_636_800, 7, 100, 203, 7, 0, 0, 15, 42, "critical")
+
+
+def _section() -> report.Section:
+    trends = [LimitTrend("concurrency", "Peak concurrent executions", "count", 1000, [(0, 800), (604800, 812)],
+                         12.0, 15.7, 812),
+              LimitTrend("code_storage", "Code storage used", "bytes", 80_530_636_800, [(0, None)], None, None, None)]
+    groups = [GroupReview("tag:team", "<b>x</b>|y", 1, 12, 0, 0, 0, 300, 0, 0)]
+    return report.Section(_target(), trends, groups, [CodeHolder("reports-nightly", "reports", 1, 2, 1, 40, 0.1)],
+                          [OverReserved("reports-nightly", "reports", 300, 12, 288, 0.04)])
+
+
+def test_report_csv():
+    csv = report.to_csv(report.summary_rows([_section()]))
+    lines = csv.splitlines()
+    assert lines[0] == ("target,account,region,limit_name,unit,limit,latest_weekly_peak,percent_of_limit,"
+                        "trend_per_week,weeks_until_limit")
+    assert lines[1] == "prod,1,us-east-1,concurrency,count,1000,812,81.2,12.0,15.7"
+    assert lines[2] == "prod,1,us-east-1,code_storage,bytes,80530636800,,,,"   # unknown stays empty
+
+
+def test_report_markdown_and_html_escape_user_strings():
+    md = report.markdown([_section()], "last 24h", "now", "tag team")
+    assert "| Peak concurrent executions | 812 | 1,000 | +12.0 | 15.7 weeks |" in md
+    assert "<b>" not in md and "\\<b\\>x\\</b\\>\\|y" in md
+    html = report.to_html([_section()], "last 24h", "now", "tag team")
+    assert "<b>x</b>" not in html and "&lt;b&gt;x&lt;/b&gt;|y" in html
+    assert "15.7 weeks" in html and "reports-nightly" in html
+
+
+def test_config_resolution(monkeypatch):
+    assert context.config_arg(["--config", "a.toml"]) == "a.toml"
+    assert context.config_arg(["--config=b.toml"]) == "b.toml"
+    assert context.config_arg(["-q", "tests"]) is None
+    c = context.resolve(["--config", "a.toml"], {"HEADROOM_CONFIG": "b.toml"})
+    assert (c.demo, c.source, c.cfg.endswith("/a.toml")) == (False, "--config", True)
+    c = context.resolve([], {"HEADROOM_CONFIG": "b.toml"})
+    assert (c.demo, c.source, c.cfg.endswith("/b.toml")) == (False, "HEADROOM_CONFIG", True)
+    from dashboard import demo
+    monkeypatch.setattr(demo, "runtime", lambda: (_ for _ in ()).throw(RuntimeError("no moto")))
+    c = context.resolve([], {})
+    assert (c.demo, c.cfg, c.error) == (True, None, "RuntimeError: no moto")
+
+
+def test_window_bounds():
+    now = 1_800_000_030.0
+    assert state.window_bounds("24h", "", "", now) == triage.review_window(now, 86400)
+    start, end = state.window_bounds("custom", "2027-01-01", "2027-01-02", now)
+    assert start == int(dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc).timestamp())
+    assert end == min(start + 2 * 86400, triage.review_window(now, 60)[1])
+    assert state.window_bounds("custom", "garbage", "", now) == triage.review_window(now, 86400)
+
+
+def test_dummy_credentials_only(monkeypatch):
+    from dashboard import demo
+    env = {"AWS_PROFILE": "real", "AWS_ACCESS_KEY_ID": "AKIAREAL"}
+    demo.use_dummy_credentials(env)
+    assert env["AWS_ACCESS_KEY_ID"] == "testing" and "AWS_PROFILE" not in env
+    assert env["AWS_SHARED_CREDENTIALS_FILE"] == env["AWS_CONFIG_FILE"]
+
+
+def test_streamlit_config_binds_loopback():
+    import tomllib
+    from pathlib import Path
+    cfg = tomllib.loads((Path(__file__).resolve().parents[2] / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["address"] == "127.0.0.1" and cfg["server"]["headless"] is True
+    assert cfg["browser"]["gatherUsageStats"] is False
+
+
+def test_every_page_in_the_router_exists():
+    import re
+    from pathlib import Path
+    root = Path(__file__).resolve().parents[2] / "dashboard"
+    pages = re.findall(r'st\.Page\("([^"]+)"', (root / "app.py").read_text())
+    assert len(pages) == 5 and all((root / p).is_file() for p in pages)
+
+
+@pytest.mark.parametrize("page", ["overview", "triage", "limits", "groups", "function"])
+def test_pages_never_render_html(page):
+    """No page passes unsafe_allow_html or st.html (names and tags are user strings)."""
+    from pathlib import Path
+    src = (Path(__file__).resolve().parents[2] / "dashboard" / "app_pages" / f"{page}.py").read_text()
+    assert "unsafe_allow_html" not in src and "st.html" not in src
