@@ -24,6 +24,8 @@ class Metric:
     unit: str           # for labels
     label: str
     meaning: str
+    # Emitted only when the function has this configured: not asked for otherwise (cost).
+    requires: Literal["dlq", "destination"] | None = None
 
 
 L = "AWS/Lambda"
@@ -52,9 +54,9 @@ CATALOGUE: tuple[Metric, ...] = (
     Metric("AsyncEventsDropped", L, "AsyncEventsDropped", "function", "Sum", "sum", "count",
            "Async events dropped", "events dropped (even if first sent to a DLQ or destination)"),
     Metric("DeadLetterErrors", L, "DeadLetterErrors", "function", "Sum", "sum", "count", "Dead-letter errors",
-           "Lambda failed to write to the DLQ: events lost"),
+           "Lambda failed to write to the DLQ: events lost", requires="dlq"),
     Metric("DestinationDeliveryFailures", L, "DestinationDeliveryFailures", "function", "Sum", "sum", "count",
-           "Destination delivery failures", "Lambda failed to deliver to a destination"),
+           "Destination delivery failures", "Lambda failed to deliver to a destination", requires="destination"),
     Metric("RecursiveInvocationsDropped", L, "RecursiveInvocationsDropped", "function", "Sum", "sum", "count",
            "Recursive invocations dropped", "recursion loop stopped"),
     # Per alias/version with provisioned concurrency (FunctionName + Resource).

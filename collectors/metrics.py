@@ -30,19 +30,22 @@ class Query:
         return dims
 
 
-def plan(functions: Iterable[str], aliases: Iterable[tuple[str, str]], queues: Iterable[str]) -> list[Query]:
+def plan(functions: Iterable[str], aliases: Iterable[tuple[str, str]], queues: Iterable[str],
+         with_dlq: Iterable[str] = (), with_destination: Iterable[str] = ()) -> list[Query]:
     """Every series to read for one (account, region): the catalogue crossed with what exists.
 
     Provisioned metrics are asked only for (function, qualifier) pairs that have provisioned
-    concurrency, and SQS metrics only for dead-letter queues: fewer queries is less money.
+    concurrency, DeadLetterErrors only for functions with a DLQ, DestinationDeliveryFailures only
+    for those with a destination, SQS metrics only for dead-letter queues: fewer queries is less money.
     """
     functions, aliases, queues = sorted(set(functions)), sorted(set(aliases)), sorted(set(queues))
+    having = {"dlq": set(with_dlq), "destination": set(with_destination)}
     out: list[Query] = []
     for m in CATALOGUE:
         if m.scope == "account":
             out.append(Query(m, "", ""))
         elif m.scope == "function":
-            out.extend(Query(m, f, "") for f in functions)
+            out.extend(Query(m, f, "") for f in functions if m.requires is None or f in having[m.requires])
         elif m.scope == "alias":
             out.extend(Query(m, f, q) for f, q in aliases)
         else:

@@ -135,7 +135,8 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
     r.errors.extend(errs)
 
     queues = [q.name for q in r.queues if q.error is None or "not readable" not in q.error]
-    queries = metrics.plan([n for n, _, _ in plan_fns], aliases, queues)
+    queries = metrics.plan([n for n, _, _ in plan_fns], aliases, queues, with_dlq=[n for n, d, _ in plan_fns if d],
+                           with_destination=[n for n, _, o in plan_fns if o])
     cw = sess.client("cloudwatch")
     for start, end, period in metric_windows(store.coverage_end(r.account, r.region), now, settings.collection):
         pts, errs, complete = metrics.fetch(cw, queries, start, end, period)

@@ -26,9 +26,12 @@ def cw():
 
 
 def test_plan_crosses_catalogue_with_what_exists():
-    q = metrics.plan(["b", "a", "a"], [("a", "live")], ["a-dlq"])
+    q = metrics.plan(["b", "a", "a"], [("a", "live")], ["a-dlq"], with_dlq=["a"], with_destination=["b"])
     per_scope = {s: len(metrics_for(s)) for s in ("account", "function", "alias", "queue")}
-    assert len(q) == per_scope["account"] + 2 * per_scope["function"] + per_scope["alias"] + per_scope["queue"]
+    # DeadLetterErrors only for "a" (has a DLQ), DestinationDeliveryFailures only for "b"
+    assert len(q) == per_scope["account"] + 2 * (per_scope["function"] - 2) + 2 + per_scope["alias"] + per_scope["queue"]
+    assert [x.dim for x in q if x.metric.key == "DeadLetterErrors"] == ["a"]
+    assert [x.dim for x in q if x.metric.key == "DestinationDeliveryFailures"] == ["b"]
     assert len({(x.metric.key, x.dim, x.resource) for x in q}) == len(q)
     alias = next(x for x in q if x.metric.key == "ProvisionedConcurrencySpilloverInvocations")
     assert alias.dimensions() == [{"Name": "FunctionName", "Value": "a"}, {"Name": "Resource", "Value": "a:live"}]
@@ -49,7 +52,8 @@ def test_catalogue_statistics_follow_domain_rules():
 
 def test_batches_of_500_follow_next_token_align_and_drop_zeros(cw):
     client, stub = cw
-    queries = metrics.plan([f"f{i}" for i in range(80)], [], [])  # 3 + 80 * 12 = 963 queries
+    names = [f"f{i}" for i in range(80)]
+    queries = metrics.plan(names, [], [], names, names)  # 3 + 80 * 12 = 963 queries
     assert len(queries) == 963
     start, end = T0 + 17, T0 + 600 + 17   # unaligned on purpose
     first = {"MetricDataQueries": ANY, "StartTime": T0, "EndTime": T0 + 600, "ScanBy": "TimestampAscending"}
@@ -71,7 +75,8 @@ def test_batches_of_500_follow_next_token_align_and_drop_zeros(cw):
 
 def test_request_shape_and_500_per_call(cw):
     client, stub = cw
-    queries = metrics.plan([f"f{i}" for i in range(42)], [], [])  # 3 + 504 = 507
+    names = [f"f{i}" for i in range(42)]
+    queries = metrics.plan(names, [], [], names, names)  # 3 + 42 * 12 = 507
     # exactly two calls: the first 500 queries, then the remaining 7 (renumbered from q0)
     for batch in (queries[:500], queries[500:]):
         stub.add_response("get_metric_data", {"MetricDataResults": []}, {
@@ -87,7 +92,8 @@ def test_request_shape_and_500_per_call(cw):
 
 def test_throttled_batch_is_an_error_and_the_other_batch_is_kept(cw):
     client, stub = cw
-    queries = metrics.plan([f"f{i}" for i in range(42)], [], [])
+    names = [f"f{i}" for i in range(42)]
+    queries = metrics.plan(names, [], [], names, names)
     stub.add_client_error("get_metric_data", service_error_code="Throttling", service_message="Rate exceeded",
                           http_status_code=400)
     stub.add_response("get_metric_data", {"MetricDataResults": [
