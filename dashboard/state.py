@@ -109,8 +109,8 @@ def init() -> None:
         ss["_qp_written"] = None
         return
     cur = _read_qp()
-    if cur and cur != ss.get("_qp_written"):   # arrived with a link: it wins
-        _apply(cur)
+    if cur and cur != ss.get("_qp_written"):   # arrived with a link: it is the whole selection
+        _apply({k: cur.get(k, list(v) if isinstance(v, list) else v) for k, v in DEFAULTS.items()})
 
 
 def write_query_params() -> None:
@@ -264,10 +264,18 @@ def current() -> Selection:
     return st.session_state["_sel"]
 
 
+def link_params(**overrides: Any) -> dict[str, Any]:
+    """Query params for a link to another page: the current selection with some of it changed
+    (an empty value clears that selection, e.g. groups=[])."""
+    values = dict(st.session_state.get("_qp_written") or {})
+    values.update(overrides)
+    return {QP_NAMES.get(k, k): v for k, v in values.items() if v not in ("", [], None)}
+
+
 def function_link(account: str, region: str, name: str) -> str:
     """A relative link to the function page (paste-able: the selections ride along)."""
     from urllib.parse import urlencode
-    return "function?" + urlencode({"account": account, "region": region, "fn": name})
+    return "function?" + urlencode(link_params(account=account, region=region, fn=name), doseq=True)
 
 
 def require_data(sel: Selection) -> None:

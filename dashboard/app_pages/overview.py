@@ -24,21 +24,24 @@ def attention(t, step_links: list) -> None:
         step_links.append(("critical" if n >= th["throttles"].critical else "warn",
                            f"Throttling in group **{fmt.md(fmt.group_label(g))}**: {fmt.n(n)} throttles in "
                            f"{k} function(s)", "app_pages/triage.py",
-                           {"account": t.account, "region": t.region, "group": [g]}))
+                           state.link_params(account=t.account, region=t.region, groups=[g], q="")))
     for q in queries.queues(cfg, sel.start, sel.end, t.account, t.region):
         if (q.visible or 0) > 0 or (q.growth_per_hour or 0) > 0:
             grow = f", growing {fmt.n(round(q.growth_per_hour))}/h" if (q.growth_per_hour or 0) > 0 else ""
             step_links.append((q.status, f"Dead-letter queue **{fmt.md(q.name)}**: {fmt.n(q.visible)} messages{grow}",
-                               "app_pages/triage.py", {"account": t.account, "region": t.region}))
+                               "app_pages/triage.py",
+                               state.link_params(account=t.account, region=t.region, groups=[], q="")))
     for f in t.functions:
         if (f.async_events_dropped or 0) > 0 and sel.keep(f.name, gm.get(f.name)):
             step_links.append((f.status, f"**{fmt.md(f.name)}** dropped {fmt.n(f.async_events_dropped)} async events",
-                               "app_pages/function.py", {"account": t.account, "region": t.region, "fn": f.name}))
+                               "app_pages/function.py",
+                               state.link_params(account=t.account, region=t.region, fn=f.name)))
     for s in queries.spillover(cfg, sel.start, sel.end, t.account, t.region):
         if sel.keep(s.function, gm.get(s.function)):
             step_links.append((s.status, f"**{fmt.md(s.function)}:{fmt.md(s.qualifier)}** spilled "
                                f"{fmt.n(s.spillover)} invocations over its provisioned concurrency",
-                               "app_pages/function.py", {"account": t.account, "region": t.region, "fn": s.function}))
+                               "app_pages/function.py",
+                               state.link_params(account=t.account, region=t.region, fn=s.function)))
 
 
 status_rows = queries.status(cfg)

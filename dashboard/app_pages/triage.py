@@ -43,9 +43,9 @@ def table(df: pd.DataFrame, key: str, config: dict, fn_col: str = "function") ->
     if rows:
         r = df.iloc[rows[0]]
         if r.get(fn_col):
-            st.switch_page("app_pages/function.py", query_params={
-                "account": r.get("account", sel.targets[0]["account"]),
-                "region": r.get("region", sel.targets[0]["region"]), "fn": r[fn_col]})
+            st.switch_page("app_pages/function.py", query_params=state.link_params(
+                account=r.get("account", sel.targets[0]["account"]),
+                region=r.get("region", sel.targets[0]["region"]), fn=r[fn_col]))
 
 
 def base(account: str, region: str, name: str) -> dict:
@@ -122,6 +122,12 @@ else:
 
 st.subheader(f"Dead-letter queues with messages ({len(queue_rows)})")
 if queue_rows:
+    deep = max(queue_rows, key=lambda x: x["visible"] or 0)
+    grow = deep["growth /h"]
+    st.markdown(f"Deepest: **{fmt.md(deep['queue'])}** with **{fmt.n(deep['visible'])}** messages"
+                + (f", growing **{fmt.n(round(grow))}/h**" if grow and grow > 0 else "")
+                + f", oldest {fmt.md(deep['oldest message'])}"
+                + (f", fed by {fmt.md(deep['fed by'])}" if deep["fed by"] else ""))
     table(frame(queue_rows, ("status", "queue", "visible", "growth /h", "oldest message", "fed by")), "t_dlq", {
         "visible": num(format="%d"), "page": st.column_config.LinkColumn("feeder's page", display_text="open ↗"),
         "console": st.column_config.LinkColumn("SQS console", display_text="console ↗")})

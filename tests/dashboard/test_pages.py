@@ -69,7 +69,8 @@ def test_overview_attention_links_to_the_throttling_group_and_the_dlq(run_page):
     throttling = next(v for k, v in links.items() if "Throttling in group **payments**" in k)
     assert "203 throttles in 2 function(s)" in throttling.label
     assert throttling.page == "triage"
-    assert throttling.query_string == f"account={PROD}&region=us-east-1&group=payments"
+    assert throttling.query_string == f"account={PROD}&region=All&window=24h&group_by=prefix&group=payments" \
+        or throttling.query_string == f"account={PROD}&region=us-east-1&window=24h&group_by=prefix&group=payments"
     dlq = next(k for k in links if "Dead-letter queue" in k)
     assert "**orders\\-dlq**: 42 messages, growing 12/h" in dlq
     assert any("**orders\\-api:live** spilled 15 invocations" in k for k in links)
@@ -121,7 +122,7 @@ def test_triage_rows_worst_first_with_since_and_links(run_page, seed_info):
     assert (top["status"], top["throttles"], top["throttle rate %"], top["peak concurrency"], top["reserved"]) == \
         ("critical", 200, 3.23, 50, 50)   # 200 / (6,000 + 200)
     assert top["since (UTC)"] == utc_minute(m - 40 * 60) and top["last (UTC)"] == utc_minute(m - 21 * 60)
-    assert top["page"] == f"function?account={PROD}&region=us-east-1&fn=payments-api-charge"
+    assert top["page"] == f"function?account={PROD}&region=us-east-1&window=24h&group_by=prefix&fn=payments-api-charge"
     assert top["console"] == ("https://us-east-1.console.aws.amazon.com/lambda/home?region=us-east-1"
                               "#/functions/payments-api-charge")
     assert any("Top offender: **payments\\-api\\-charge** with **200** throttles" in t for t in texts(at))
@@ -131,6 +132,8 @@ def test_triage_rows_worst_first_with_since_and_links(run_page, seed_info):
     dlq = at.dataframe[2].value.to_dict("records")
     assert [(r["queue"], r["visible"], round(r["growth /h"]), r["fed by"], r["oldest message"]) for r in dlq] == \
         [("orders-dlq", 42, 12, "orders-ingest", "1 h 30 min")]
+    assert any("Deepest: **orders\\-dlq** with **42** messages, growing **12/h**, oldest 1 h 30 min, fed by "
+               "orders\\-ingest" in t for t in texts(at))
     assert dlq[0]["console"].startswith("https://us-east-1.console.aws.amazon.com/sqs/v3/home?region=us-east-1#/queues/")
     sp = at.dataframe[3].value.to_dict("records")
     assert [(r["function"], r["alias"], r["spillover invocations"], r["provisioned"]) for r in sp] == \
