@@ -236,7 +236,7 @@ def run(n: int, days: float, rep: int, tmp: Path, quick: bool, reads_before: boo
         pts_only.append(timed(lambda: store.write_target(cid, chunk(pts, end - 660, end, end)))[0])
         store.end_cycle(cid, end)
     print(f"        the same without the inventory (points + coverage only): {fmt(pts_only, 'ms', 1e3, 1)}; "
-          f"inventory share {1 - np.median(pts_only) / np.median(times):.0%}")
+          f"{np.median(sizes) / np.median(pts_only):,.0f} points/s")
 
     # -- 4. review and history on the all-1-minute store --------------------------------------------
     def reads(label: str) -> None:
