@@ -304,10 +304,14 @@ def run_size(sb: Sandbox, n: int, backfills: int, steady: int, tmp: Path) -> dic
 # ---------------------------------------------------------------------------------------------
 # Extrapolation
 # ---------------------------------------------------------------------------------------------
-def model_calls(n: int, versions: int, queues: int, aliases: int) -> dict[str, float]:
-    """Steady-state calls per cycle predicted from the collector's algorithm (AWS page sizes)."""
+def model_calls(n: int, versions: int, queues: int, aliases: int, per_fn: float = 12.0) -> dict[str, float]:
+    """Steady-state calls per cycle predicted from the collector's algorithm (AWS page sizes).
+
+    per_fn: GetMetricData metrics per function (12 when every function metric is asked for every function;
+    fewer when the plan skips DLQ/destination metrics for functions without one: measured, see extrapolate).
+    """
     detail_fns = math.ceil(n * 60 / 3600)
-    series = 3 + 12 * n + 3 * aliases + 2 * queues
+    series = 3 + round(per_fn * n) + 3 * aliases + 2 * queues
     fixed = {"sts": 1, "ListFunctions": math.ceil((n + versions) / LIST_PAGE), "GetResources": math.ceil(n / TAG_PAGE),
              "GetAccountSettings": 1, "GetServiceQuota": 2, "SQS": 2 * queues}
     gmd = math.ceil(series / GMD_MAX)   # one 11-minute window: far under 100,800 datapoints per call
@@ -317,15 +321,18 @@ def model_calls(n: int, versions: int, queues: int, aliases: int) -> dict[str, f
 
 def extrapolate(results: list[dict]) -> None:
     print("\n== What N = 5,000 would cost ==")
+    big = results[-1]
+    per_fn = (big["steady"][-1]["series"] - 3 - 3 * len(big["fleet"].provisioned) - 2 * N_QUEUES) / big["n"]
+    print(f"  GetMetricData metrics per function measured on this fleet: {per_fn:.2f}")
     for r in results:
         f, c = r["fleet"], r["steady"][-1]
-        m = model_calls(f.n, f.versions, N_QUEUES, len(f.provisioned))
+        m = model_calls(f.n, f.versions, N_QUEUES, len(f.provisioned), per_fn)
         print(f"  model check at N={f.n:,}: predicted {m['total']} calls/steady cycle "
               f"({m['detail']} per-function, {m['gmd']} GetMetricData, {m['series']:,} metrics); "
               f"measured {c['http_calls']} ({c['detail_calls']} per-function, {c['gmd_calls']} GetMetricData, "
               f"{c['metrics']:,} metrics)")
     n = 5000
-    m = model_calls(n, versions=n // 400, queues=N_QUEUES, aliases=n // 400)
+    m = model_calls(n, versions=n // 400, queues=N_QUEUES, aliases=n // 400, per_fn=per_fn)
     cycles = MONTH_S / 60
     metrics_month = m["series"] * cycles
     print(f"  N=5,000 steady cycle: {m['total']} calls = {m['fixed']} fixed (ListFunctions {m['ListFunctions']} pages, "
@@ -336,7 +343,7 @@ def extrapolate(results: list[dict]) -> None:
           f"(at 300 s: ${metrics_month / 5 / 1000 * PRICE_PER_1000_METRICS:,.0f}; "
           f"only the 3 account metrics + DLQs at 60 s: "
           f"${(3 + 2 * N_QUEUES) * cycles / 1000 * PRICE_PER_1000_METRICS:,.2f})")
-    b = model_calls(n, n // 400, N_QUEUES, n // 400)
+    b = model_calls(n, n // 400, N_QUEUES, n // 400, per_fn)
     first_gmd = 2 * b["gmd"]  # two windows (hourly + minute); paging adds calls where > 100,800 datapoints
     print(f"  first cycle (backfill) at N=5,000: {3 * n} per-function calls + {first_gmd}+ GetMetricData calls "
           f"({2 * b['series']:,} metrics, ${2 * b['series'] / 1000 * PRICE_PER_1000_METRICS:.2f})")
