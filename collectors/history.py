@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from .catalogue import BY_KEY
-from .store import Store
+from .store import Store, union_points
 
 WEEK = 7 * 86400
 MONDAY = 4 * 86400  # the epoch fell on a Thursday
@@ -38,8 +38,9 @@ def timeseries(store: Store, account: str, region: str, metric: str, start: int,
     if resource is not None:
         where.append("s.resource = ?")
         params.append(resource)
-    rows = store.query(f"SELECT p.ts, SUM(p.value) FROM series s JOIN points p ON p.series_id = s.id "
-                       f"WHERE {' AND '.join(where)} GROUP BY p.ts", params)
+    arm = f"SELECT p.ts AS ts, p.value AS value FROM series s JOIN {{points}} p ON p.series_id = s.id " \
+          f"WHERE {' AND '.join(where)}"
+    rows = store.query(f"SELECT ts, SUM(value) FROM ({union_points(arm)}) GROUP BY ts", params * 3)
     buckets: dict[int, float] = {}
     for ts, v in rows:
         b = align(ts)

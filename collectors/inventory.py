@@ -34,7 +34,7 @@ def list_functions(lam: Any) -> tuple[list[dict[str, Any]], dict[str, tuple[int,
 def list_tags(tagging: Any) -> dict[str, dict[str, str]]:
     """Tags of every Lambda function by function name, in bulk (100 per page)."""
     out: dict[str, dict[str, str]] = {}
-    for page in tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=["lambda:function"]):
+    for page in tagging.get_paginator("get_resources").paginate(ResourceTypeFilters=["lambda:function"], ResourcesPerPage=100):
         for r in page["ResourceTagMappingList"]:
             name = r["ResourceARN"].split(":")[6]
             out[name] = {t["Key"]: t["Value"] for t in r.get("Tags", [])}

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .config import Threshold
-from .store import Store
+from .store import Store, union_points
 
 UNRESERVED_FLOOR = 100  # Lambda keeps at least this much concurrency unreserved
 SEVERITY = {"ok": 0, "warn": 1, "critical": 2}
@@ -141,26 +141,27 @@ def _covered(store: Store, account: str, region: str, start: int, end: int) -> i
 
 def _aggregates(store: Store, account: str, region: str, start: int, end: int) -> dict[tuple[str, str, str], tuple[float, float]]:
     """(metric, dim, resource) -> (sum, max) of the points in [start, end)."""
-    rows = store.query("""
-        SELECT s.metric, s.dim, s.resource, SUM(p.value), MAX(p.value)
-        FROM series s JOIN points p ON p.series_id = s.id
-        WHERE s.account = ? AND s.region = ? AND p.ts >= ? AND p.ts < ?
-        GROUP BY s.id""", (account, region, start, end))
+    # Grouped in the series index's order (account, region, metric, dim, resource): no sort of every point.
+    arm = """SELECT s.metric AS metric, s.dim AS dim, s.resource AS resource,
+                    SUM(p.value) AS total, MAX(p.value) AS peak
+             FROM series s JOIN {points} p ON p.series_id = s.id
+             WHERE s.account = ? AND s.region = ? AND p.ts >= ? AND p.ts < ? GROUP BY s.metric, s.dim, s.resource"""
+    rows = store.query(f"SELECT metric, dim, resource, SUM(total), MAX(peak) FROM ({union_points(arm)}) "
+                       f"GROUP BY metric, dim, resource",
+                       (account, region, start, end) * 3)
     return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
 
 
 def group_peaks(store: Store, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:
     """Peak of the summed ConcurrentExecutions of each group's functions, minute by minute."""
-    rows = store.query("""
-        SELECT name, MAX(total) FROM (
-            SELECT g.name AS name, p.ts, SUM(p.value) AS total
-            FROM function_groups g
-            JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function
-                          AND s.metric = 'ConcurrentExecutions'
-            JOIN points p ON p.series_id = s.id
-            WHERE g.account = ? AND g.region = ? AND g.kind = ? AND p.ts >= ? AND p.ts < ?
-            GROUP BY g.name, p.ts)
-        GROUP BY name""", (account, region, kind, start, end))
+    arm = """SELECT g.name AS name, p.ts AS ts, p.value AS value
+             FROM function_groups g
+             JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function
+                           AND s.metric = 'ConcurrentExecutions'
+             JOIN {points} p ON p.series_id = s.id
+             WHERE g.account = ? AND g.region = ? AND g.kind = ? AND p.ts >= ? AND p.ts < ?"""
+    rows = store.query(f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
+                       f"GROUP BY name, ts) GROUP BY name", (account, region, kind, start, end) * 3)
     return {r[0]: r[1] for r in rows}
 
 
@@ -194,14 +195,24 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
     known = covered > 0
     agg = _aggregates(store, account, region, start, end)
 
+    # Indexed once: a review asks ~12 figures per function, and scanning every series for each
+    # one is O(functions x series).
+    by_metric: dict[str, list[tuple[str, str, float, float]]] = defaultdict(list)
+    by_dim: dict[tuple[str, str], list[tuple[str, float, float]]] = defaultdict(list)
+    for (m, d, res), (sm, mx) in agg.items():
+        by_metric[m].append((d, res, sm, mx))
+        by_dim[(m, d)].append((res, sm, mx))
+
     def total(metric: str, dim: str | None = None, resource: str | None = None) -> float | None:
         """Sum over the window, over every matching series; None when nothing was collected."""
-        vals = [v[0] for k, v in agg.items() if k[0] == metric and (dim is None or k[1] == dim)
-                and (resource is None or k[2] == resource)]
+        if dim is None:
+            vals = [sm for _, res, sm, _ in by_metric.get(metric, ()) if resource is None or res == resource]
+        else:
+            vals = [sm for res, sm, _ in by_dim.get((metric, dim), ()) if resource is None or res == resource]
         return sum(vals) if vals else (0.0 if known else None)
 
     def peak(metric: str, dim: str = "") -> float | None:
-        vals = [v[1] for k, v in agg.items() if k[0] == metric and k[1] == dim]
+        vals = [mx for _, _, mx in by_dim.get((metric, dim), ())]
         return max(vals) if vals else (0.0 if known else None)
 
     functions = store.functions(account, region)

@@ -2,7 +2,7 @@
 
 Points are kept at three resolutions (60 s, 300 s, 3600 s); rollup moves ageing points to the next
 table (max for levels, sum for counts, from the catalogue), so a time range lives in exactly one
-table and queries may read the union. Coverage ranges record what was collected: inside a covered
+table and queries read the three with union_points(). Coverage ranges record what was collected: inside a covered
 range a missing point is a real zero (idle); outside it the value is unknown.
 """
 from __future__ import annotations
@@ -103,11 +103,25 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
     """,
+    # 4: the points view made SQLite copy every stored point per query; union_points() replaces it
+    """
+    DROP VIEW points;
+    """,
 ]
 
 # Late or re-read datapoints replace what the same cycle window said; rollups combine.
 _UPSERT_REPLACE = "INSERT INTO points_{r}(series_id, ts, value) VALUES (?, ?, ?) " \
                   "ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value"
+
+
+def union_points(arm: str) -> str:
+    """`arm`, a SELECT naming its points table `{points}`, once per resolution joined by UNION ALL.
+
+    Use this instead of joining the `points` view: SQLite cannot push a join into a UNION ALL view,
+    so it materializes the view (every stored point, copied on every query); each arm here uses the
+    (series_id, ts) primary key. Parameters must be repeated once per arm.
+    """
+    return "\nUNION ALL\n".join(arm.replace("{points}", f"points_{r}") for r in RESOLUTIONS)
 
 
 class StoreError(Exception):

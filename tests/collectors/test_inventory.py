@@ -47,10 +47,10 @@ def test_tags_in_bulk_across_pages():
     tagging, stub = stubbed("resourcegroupstaggingapi")
     stub.add_response("get_resources", {"ResourceTagMappingList": [
         {"ResourceARN": ARN + "a", "Tags": [{"Key": "team", "Value": "pay"}]}], "PaginationToken": "t2"},
-        {"ResourceTypeFilters": ["lambda:function"]})
+        {"ResourceTypeFilters": ["lambda:function"], "ResourcesPerPage": 100})
     stub.add_response("get_resources", {"ResourceTagMappingList": [
         {"ResourceARN": ARN + "b", "Tags": [{"Key": "team", "Value": "<b>ops</b>"}, {"Key": "env", "Value": "prod"}]}],
-        "PaginationToken": ""}, {"ResourceTypeFilters": ["lambda:function"], "PaginationToken": "t2"})
+        "PaginationToken": ""}, {"ResourceTypeFilters": ["lambda:function"], "ResourcesPerPage": 100, "PaginationToken": "t2"})
     with stub:
         tags = inventory.list_tags(tagging)
     stub.assert_no_pending_responses()
