@@ -30,7 +30,7 @@ page = st.navigation(PAGES)
 state.init()
 if ctx.demo:
     st.info("**Simulated fleet** — a local sandbox with made-up accounts, collected live every minute; no AWS "
-            "account is used. Point the dashboard at your fleet with `-- --config fleet.toml`.", icon="🧪")
+            "account is used. Point the dashboard at your fleet with `-- --config fleet.toml`.", icon=":material/science:")
 try:
     st.session_state["_sel"] = state.sidebar(ctx)
 except ConfigError as e:

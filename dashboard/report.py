@@ -58,7 +58,7 @@ def _cell(v: Any) -> str:
 
 def markdown(sections: list[Section], window: str, generated: str, group_by: str) -> str:
     """The review as Markdown (function names and tag values escaped)."""
-    out = [f"# headroom limit review", "", f"Generated {generated}; peaks over {window}; groups by {group_by}.", ""]
+    out = ["# headroom limit review", "", f"Generated {generated}; peaks over {window}; groups by {group_by}.", ""]
     for s in sections:
         t = s.target
         out += [f"## {_cell(t.target)} · {t.account} · {t.region} — {t.status.upper()}", ""]

@@ -171,6 +171,18 @@ def group_by_label(cfg: str, kind: str) -> str:
 
 
 # -- the sidebar ---------------------------------------------------------------------------------
+def _copy_back(key: str) -> None:
+    st.session_state[key] = st.session_state[f"w_{key}"]
+
+
+def _bind(key: str) -> dict[str, Any]:
+    """Widget arguments that keep the selection in a plain session key (`key`), the widget's own
+    state (`w_key`) only mirroring it. Streamlit may drop a widget's state when a run is cut short
+    (a page switch during a rerun); the plain key survives and re-seeds the widget."""
+    st.session_state[f"w_{key}"] = st.session_state[key]
+    return {"key": f"w_{key}", "on_change": _copy_back, "args": (key,)}
+
+
 def sidebar(ctx: Context) -> Selection:
     """Render the shared sidebar and return the current selection."""
     ss = st.session_state
@@ -184,14 +196,14 @@ def sidebar(ctx: Context) -> Selection:
         st.markdown("## headroom")
         if ss["account"] not in [ALL, *accounts]:
             ss["account"] = ALL
-        st.selectbox("Account", [ALL, *accounts], key="account",
+        st.selectbox("Account", [ALL, *accounts], **_bind("account"),
                      format_func=lambda a: a if a == ALL else f"{names.get(a, '?')} · {a}")
         if ss["region"] not in [ALL, *regions]:
             ss["region"] = ALL
-        st.selectbox("Region", [ALL, *regions], key="region")
+        st.selectbox("Region", [ALL, *regions], **_bind("region"))
         if ss["window"] not in WINDOW_OPTIONS:
             ss["window"] = DEFAULTS["window"]
-        st.radio("Time window", WINDOW_OPTIONS, key="window", horizontal=True)
+        st.radio("Time window", WINDOW_OPTIONS, **_bind("window"), horizontal=True)
         if ss["window"] == "custom":
             if "_range" not in ss:
                 today = dt.datetime.now(dt.timezone.utc).date()
@@ -202,14 +214,14 @@ def sidebar(ctx: Context) -> Selection:
         opts = group_by_options(cfg) if cfg and targets else ["prefix"]
         if ss["group_by"] not in opts:
             ss["group_by"] = "prefix"
-        st.selectbox("Group by", opts, key="group_by", format_func=lambda k: group_by_label(cfg, k))
+        st.selectbox("Group by", opts, **_bind("group_by"), format_func=lambda k: group_by_label(cfg, k))
         sel_targets = [t for t in targets if ss["account"] in (ALL, t["account"]) and ss["region"] in (ALL, t["region"])]
         group_names = sorted({g for t in sel_targets for g in
                               queries.group_map(cfg, t["account"], t["region"], ss["group_by"]).values()})
         ss["groups"] = [g for g in ss["groups"] if g in group_names]
-        st.multiselect("Groups", group_names, key="groups", format_func=fmt.group_label,
+        st.multiselect("Groups", group_names, **_bind("groups"), format_func=fmt.group_label,
                        placeholder="all groups")
-        st.text_input("Function search", key="q", placeholder="part of a function name")
+        st.text_input("Function search", **_bind("q"), placeholder="part of a function name")
         start, end = window_bounds(ss["window"], ss["from"], ss["to"], queries.now())
         if cfg:
             freshness(ctx)

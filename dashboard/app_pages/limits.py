@@ -67,13 +67,14 @@ for tab, tinfo in zip(tabs, sel.targets):
         hist = queries.account_history(cfg, a, r, triage.review_window(sel.end, weeks * 7 * 86400)[0], sel.end)
         c1, c2 = st.columns([3, 2])
         with c1:
-            if not hist.empty:
+            if len(hist) >= 2:
                 hdf = hist[["code_storage_used"]].rename(columns={"code_storage_used": "used"})
                 st.plotly_chart(charts.code_storage(hdf, t.code_storage_limit_bytes,
                                                     f"Code storage used ({weeks} weeks)"),
                                 key=f"l_code_{a}_{r}", config={"displayModeBar": False})
             else:
-                st.caption("No code storage snapshots kept yet (one is stored per hour of collection).")
+                st.caption("Not enough code storage snapshots yet to draw growth (one is kept per hour of "
+                           "collection).")
         with c2:
             freed = sum(h.old_versions_bytes for h in triage.code_holders(t, 10_000))
             st.markdown(f"Used **{fmt.gb(t.code_storage_used_bytes)}** of {fmt.gb(t.code_storage_limit_bytes, 0)} "

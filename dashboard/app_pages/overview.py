@@ -55,10 +55,9 @@ if status_rows.errors:
             st.warning(f"**{fmt.md(tgt)} · {fmt.md(region)}** collected nothing: no numbers are shown for it "
                        "(unknown, not zero).")
 
-for tinfo in sel.targets:
-    t = queries.target(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"])
-    if t is None:
-        continue
+reviews = [queries.target(cfg, sel.start, sel.end, x["account"], x["region"]) for x in sel.targets]
+# Worst first: at 3 a.m. the account in trouble is at the top.
+for t in sorted((r for r in reviews if r is not None), key=lambda r: -{"ok": 0, "warn": 1, "critical": 2}[r.status]):
     g = triage.target_grades(t, th)
     st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
     if t.coverage_ratio < 0.99:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from dashboard import fmt
-from tests.dashboard.conftest import joined, texts
+from tests.dashboard.conftest import texts
 from tests.dashboard.seed import MARKUP_TEAM, PROD, STAGING
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -90,19 +90,19 @@ def test_overview_account_filter_from_the_url(run_page):
     at = run_page("overview", account=STAGING)
     t = tiles(at)
     assert ":green[440 (88 %)]" in t and ":orange[130 (13 %)]" not in t
-    assert at.selectbox(key="account").value == STAGING
+    assert at.selectbox(key="w_account").value == STAGING
 
 
 def test_selections_are_mirrored_in_the_url(run_page):
     at = run_page("overview")
-    at.selectbox(key="account").set_value(STAGING).run()
-    at.radio(key="window").set_value("7d").run()
+    at.selectbox(key="w_account").set_value(STAGING).run()
+    at.radio(key="w_window").set_value("7d").run()
     assert at.query_params["account"] == [STAGING] or at.query_params["account"] == STAGING
     qp = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
     assert qp["window"] == "7d" and qp["account"] == STAGING
     # a pasted link with that URL opens the same selection
     at2 = run_page("overview", **qp)
-    assert at2.radio(key="window").value == "7d" and at2.selectbox(key="account").value == STAGING
+    assert at2.radio(key="w_window").value == "7d" and at2.selectbox(key="w_account").value == STAGING
 
 
 def test_window_changes_the_numbers(run_page):
