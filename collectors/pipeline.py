@@ -40,24 +40,35 @@ class CycleReport:
         return 3 if self.errors else 0
 
 
-def metric_windows(coverage_end: int | None, now: float, c: Collection) -> list[tuple[int, int, int]]:
-    """(start, end, period) windows to read: since the stored coverage less an overlap for late points.
+def metric_windows(coverage: tuple[int, int] | None, now: float, c: Collection) -> list[tuple[int, int, int]]:
+    """(start, end, period) windows to read, newest first, given the stored (first start, last end).
 
-    The first run, or a catch-up after a long outage, reads the part older than backfill_hours at
-    1 hour (CloudWatch keeps 1-minute data only 15 days; hourly is cheaper) and the rest at 1 minute.
+    - Recent data: from the stored coverage's end less an overlap (late datapoints are upserted)
+      to now, at 1 minute; on the first run, the last `backfill_hours`.
+    - A gap older than `backfill_hours` (after an outage) is read at 1 hour: CloudWatch keeps
+      1-minute data only 15 days, and hourly is cheaper.
+    - Older history, back to `backfill_days`, is read from the second cycle on, so the first
+      cycle puts recent data on screen quickly: at 5 minutes within the last day, hourly before.
     """
     end = metrics.align(now, 60)
     fine_from = metrics.align(now - c.backfill_hours * 3600, 3600)
-    if coverage_end is None:
-        need = metrics.align(now - c.backfill_days * 86400, 3600)
-    else:
-        need = metrics.align(coverage_end - c.overlap_minutes * 60, 60)
+    if coverage is None:
+        return [(fine_from, end, 60)] if fine_from < end else []
+    first, last = coverage
     windows = []
+    need = metrics.align(last - c.overlap_minutes * 60, 60)
     if need < fine_from:
+        windows.append((fine_from, end, 60))
         windows.append((metrics.align(need, 3600), fine_from, 3600))
-        need = fine_from
-    if need < end:
+    elif need < end:
         windows.append((need, end, 60))
+    history_from = metrics.align(now - c.backfill_days * 86400, 3600)
+    history_to = metrics.align(first, 3600)   # an hour bucket never straddles stored minutes
+    day_ago = metrics.align(now - 86400, 3600)
+    if max(day_ago, history_from) < history_to:
+        windows.append((max(day_ago, history_from), history_to, 300))
+    if history_from < min(day_ago, history_to):
+        windows.append((history_from, min(day_ago, history_to), 3600))
     return windows
 
 
@@ -138,7 +149,7 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
     queries = metrics.plan([n for n, _, _ in plan_fns], aliases, queues, with_dlq=[n for n, d, _ in plan_fns if d],
                            with_destination=[n for n, _, o in plan_fns if o])
     cw = sess.client("cloudwatch")
-    for start, end, period in metric_windows(store.coverage_end(r.account, r.region), now, settings.collection):
+    for start, end, period in metric_windows(store.coverage_span(r.account, r.region), now, settings.collection):
         pts, errs, complete = metrics.fetch(cw, queries, start, end, period)
         r.points.extend(pts)
         r.errors.extend(errs)

@@ -348,6 +348,12 @@ class Store:
                                 (account, region)).fetchone()
         return row[0]
 
+    def coverage_span(self, account: str, region: str) -> tuple[int, int] | None:
+        """(start of the oldest, end of the latest) collected metric window, or None before the first."""
+        row = self.conn.execute("SELECT MIN(start), MAX(end) FROM coverage WHERE account = ? AND region = ?",
+                                (account, region)).fetchone()
+        return None if row[0] is None else (row[0], row[1])
+
     def coverage(self, account: str, region: str, start: int, end: int) -> list[tuple[int, int]]:
         """Collected ranges overlapping [start, end), clipped to it."""
         return [(max(s, start), min(e, end)) for s, e in self.conn.execute(

@@ -13,30 +13,42 @@ NOW = 1_700_000_000 + 1234   # not aligned
 H = 3600
 
 
-def test_first_run_backfills_hourly_then_by_minute():
+def test_first_run_reads_recent_minutes_then_history_next_cycle():
     c = Collection(backfill_hours=24, backfill_days=7)
     fine_from = (NOW - 24 * H) // H * H
-    assert metric_windows(None, NOW, c) == [
-        ((NOW - 7 * 86400) // H * H, fine_from, 3600),
-        (fine_from, NOW // 60 * 60, 60)]
+    end = NOW // 60 * 60
+    assert metric_windows(None, NOW, c) == [(fine_from, end, 60)]
+    # the second cycle: the overlap, then the week before the first window, hourly
+    assert metric_windows((fine_from, end), NOW + 60, c) == [
+        (end - 600, (NOW + 60) // 60 * 60, 60), ((NOW + 60 - 7 * 86400) // H * H, fine_from, 3600)]
+    # with a short backfill_hours, the rest of the last day is read at 5 minutes
+    c1 = Collection(backfill_hours=1, backfill_days=7)
+    one_h = (NOW - H) // H * H
+    assert metric_windows((one_h, end), NOW + 60, c1) == [
+        (end - 600, (NOW + 60) // 60 * 60, 60), ((NOW + 60 - 86400) // H * H, one_h, 300),
+        ((NOW + 60 - 7 * 86400) // H * H, (NOW + 60 - 86400) // H * H, 3600)]
+    # once history is stored, only the overlap is read
+    history_from = (NOW + 120 - 7 * 86400) // H * H
+    assert metric_windows((history_from, end + 60), NOW + 120, c) == [(end + 60 - 600, (NOW + 120) // 60 * 60, 60)]
 
 
 def test_steady_state_rereads_the_overlap_only():
-    c = Collection(overlap_minutes=10)
+    c = Collection(overlap_minutes=10, backfill_days=0)
     end = NOW // 60 * 60
-    assert metric_windows(end - 60, NOW, c) == [(end - 60 - 600, end, 60)]
+    assert metric_windows((end - 86400, end - 60), NOW, c) == [(end - 60 - 600, end, 60)]
 
 
 def test_catch_up_after_an_outage_reads_the_old_part_hourly():
-    c = Collection(backfill_hours=24, overlap_minutes=10)
+    c = Collection(backfill_hours=24, overlap_minutes=10, backfill_days=7)
     last = NOW - 3 * 86400
     fine_from = (NOW - 24 * H) // H * H
-    assert metric_windows(last, NOW, c) == [((last - 600) // H * H, fine_from, 3600), (fine_from, NOW // 60 * 60, 60)]
+    assert metric_windows((NOW - 8 * 86400, last), NOW, c) == [
+        (fine_from, NOW // 60 * 60, 60), ((last - 600) // H * H, fine_from, 3600)]
 
 
 def test_nothing_to_read_within_the_same_minute():
-    c = Collection(overlap_minutes=0)
-    assert metric_windows(NOW // 60 * 60, NOW, c) == []
+    c = Collection(overlap_minutes=0, backfill_days=0)
+    assert metric_windows((NOW - 3600, NOW // 60 * 60), NOW, c) == []
 
 
 # --- AccessDenied in one region, shown with Stubber (the other region talks to the sandbox) ----------
