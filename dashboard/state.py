@@ -250,7 +250,9 @@ def render_freshness(ctx: Context) -> None:
         return
     s = queries.status(ctx.cfg)
     interval = queries.settings(ctx.cfg).collection.interval_seconds
-    stale = s.last_data_at is None or now - s.last_data_at > 3 * interval
+    # the first cycle under way is not a stopped collector
+    stale = (s.last_data_at is None and not s.running_since) or \
+        (s.last_data_at is not None and now - s.last_data_at > 3 * interval)
     text = f"Data updated {fmt.age(s.last_data_at, now)} · collected every {fmt.duration(interval)}"
     if stale:
         st.warning(f"{text}. The collector seems stopped: is `python -m collectors collect --every "
