@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -317,27 +318,33 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
 
 def _groups(store: Store, account: str, region: str, kind: str, start: int, end: int,
             fns: list[FunctionReview], known: bool) -> list[GroupReview]:
-    peaks = group_peaks(store, account, region, kind, start, end)
     members: dict[str, list[FunctionReview]] = defaultdict(list)
     for f in fns:
         if kind in f.groups:
             members[f.groups[kind]].append(f)
+    return group_totals(kind, members, group_peaks(store, account, region, kind, start, end), known)
 
-    def s(vals: list[Any]) -> Any:
-        known_vals = [v for v in vals if v is not None]
-        return sum(known_vals) if known_vals else None
+
+def group_totals(kind: str, members: dict[str, list[FunctionReview]], peaks: dict[str, float | None],
+                 known: bool) -> list[GroupReview]:
+    """One GroupReview per group, by name: sums of the members' figures (None when all are unknown),
+    the group's summed-concurrency peak from `peaks` (0 when collected and idle), DLQs counted once."""
+    def total(vals: Iterable[float | None]) -> float | None:
+        k = [v for v in vals if v is not None]
+        return sum(k) if k else None
 
     out = []
     for name, fs in sorted(members.items()):
         dlqs = {f.dlq_arn: f.dlq_messages for f in fs if f.dlq_arn} | \
                {f.on_failure_arn: f.on_failure_messages for f in fs if f.on_failure_arn}
+        peak = peaks.get(name)
         out.append(GroupReview(
             kind=kind, name=name, function_count=len(fs),
-            peak_concurrency=peaks.get(name, 0.0 if known else None),
-            invocations=s([f.invocations for f in fs]), errors=s([f.errors for f in fs]),
-            throttles=s([f.throttles for f in fs]), reserved_total=sum(f.reserved_concurrency or 0 for f in fs),
-            async_events_dropped=s([f.async_events_dropped for f in fs]),
-            dlq_messages=s(list(dlqs.values())) if dlqs else 0, status=worst(*(f.status for f in fs))))
+            peak_concurrency=peak if peak is not None else (0.0 if known else None),
+            invocations=total(f.invocations for f in fs), errors=total(f.errors for f in fs),
+            throttles=total(f.throttles for f in fs), reserved_total=sum(f.reserved_concurrency or 0 for f in fs),
+            async_events_dropped=total(f.async_events_dropped for f in fs),
+            dlq_messages=total(dlqs.values()) if dlqs else 0, status=worst(*(f.status for f in fs))))
     return out
 
 

@@ -6,7 +6,7 @@ formats or draws. Unknown stays None (never 0): a window that was not collected 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,7 +14,7 @@ from . import history
 from .catalogue import metrics_for
 from .config import Grouping
 from .grouping import prefix_group
-from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_peaks, worst
+from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_peaks, group_totals, worst
 from .store import Store
 
 EPISODE_GAP_S = 900   # a throttling streak ends after 15 minutes without a throttle
@@ -428,23 +428,7 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
     else:
         peaks = {g: _summed_peak(store, t, [f.name for f in fs], start, end) for g, fs in members.items()}
 
-    def total(vals: Iterable[float | None]) -> float | None:
-        k = [v for v in vals if v is not None]
-        return sum(k) if k else None
-
-    out = []
-    for name, fs in sorted(members.items()):
-        dlqs = {f.dlq_arn: f.dlq_messages for f in fs if f.dlq_arn} | \
-               {f.on_failure_arn: f.on_failure_messages for f in fs if f.on_failure_arn}
-        peak = peaks.get(name)
-        out.append(GroupReview(
-            kind=kind, name=name, function_count=len(fs), peak_concurrency=peak if peak is not None else (
-                0.0 if known else None),
-            invocations=total(f.invocations for f in fs), errors=total(f.errors for f in fs),
-            throttles=total(f.throttles for f in fs), reserved_total=sum(f.reserved_concurrency or 0 for f in fs),
-            async_events_dropped=total(f.async_events_dropped for f in fs),
-            dlq_messages=total(dlqs.values()) if dlqs else 0, status=worst(*(f.status for f in fs))))
-    return out
+    return group_totals(kind, members, peaks, known)
 
 
 def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, end: int) -> float | None:

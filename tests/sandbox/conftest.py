@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -14,30 +13,13 @@ from botocore.config import Config
 
 from sandbox.server import Sandbox
 
-_DUMMY_ENV = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-    "AWS_SESSION_TOKEN": "testing",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    # Never let a test find a real profile or credential file.
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-}
-
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    saved = {k: os.environ.get(k) for k in _DUMMY_ENV}
-    os.environ.update(_DUMMY_ENV)
-    os.environ.pop("AWS_PROFILE", None)
+    # Dummy credentials and no config files are set for every test by tests/conftest.py.
     sb = Sandbox().start()
     yield sb
     sb.stop()
-    for k, v in saved.items():
-        if v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
 
 
 @pytest.fixture
