@@ -34,8 +34,10 @@ def _fmt(v: Any, unit: str = "") -> str:
 
 
 def _target_line(r: Any) -> str:
-    who = f"{r.target} {r.region} {r.account or '?'}"
-    fns = "?" if r.functions is None else f"{len(r.functions):,}"
+    if r.account is None:
+        return f"{r.target} {r.region}: not collected ({r.errors[0].code}), {r.finished_at - r.started_at:.1f} s"
+    who = f"{r.target} {r.region} {r.account}"
+    fns = "unknown number of" if r.functions is None else f"{len(r.functions):,}"
     errs = f"{len(r.errors)} error(s)" if r.errors else "ok"
     return (f"{who}: {fns} functions, {r.series:,} series, {r.api_calls:,} API calls, "
             f"{r.metric_queries:,} metrics requested, {errs}, {r.finished_at - r.started_at:.1f} s")

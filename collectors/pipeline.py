@@ -145,7 +145,8 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
                                             settings.collection.detail_workers)
     r.errors.extend(errs)
 
-    queues = [q.name for q in r.queues if q.error is None or "not readable" not in q.error]
+    # AWS/SQS metrics live in the queue's own account and region: only those are readable here
+    queues = [q.name for q in r.queues if q.arn.split(":")[3:5] == [r.region, r.account]]
     queries = metrics.plan([n for n, _, _ in plan_fns], aliases, queues, with_dlq=[n for n, d, _ in plan_fns if d],
                            with_destination=[n for n, _, o in plan_fns if o])
     cw = sess.client("cloudwatch")

@@ -62,3 +62,12 @@ def test_table_output_and_readme_json_keys(fleet, capsys):
         set(data["targets"][0]["groups"][0]) | set(data["targets"][0]["findings"][0]) | set(data["errors"][0] if data["errors"] else
                                                                                           {"target", "region", "api", "code", "message"})
     assert documented - real == set()
+
+
+def test_collect_against_a_dead_endpoint_says_so_and_exits_3(tmp_path, capsys):
+    cfg = write_config(tmp_path, "http://127.0.0.1:9", collection="max_attempts = 1")
+    assert cli.main(["collect", "--config", str(cfg)]) == 3
+    out = capsys.readouterr().out
+    assert re.search(r"^prod us-east-1: not collected \(EndpointConnectionError\), [\d.]+ s$", out, re.M)
+    assert "ERROR staging eu-west-1 sts:GetCallerIdentity: EndpointConnectionError" in out
+    assert "check endpoint_url" in out   # the hint says what to do
