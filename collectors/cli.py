@@ -96,6 +96,9 @@ def render_table(rv: review.Review) -> str:
         out.append(f"  concurrency   limit {_fmt(t.concurrency_limit)}, peak {_fmt(t.peak_concurrency)}, "
                    f"peak claimed {_fmt(t.peak_claimed_concurrency)}, headroom {_fmt(t.concurrency_headroom)}"
                    f" ({_fmt(t.concurrency_headroom_pct, ' %')})")
+        if t.quota_concurrency is not None and t.concurrency_limit and t.quota_concurrency != t.concurrency_limit:
+            out.append(f"  note          Service Quotas' applied value is {_fmt(t.quota_concurrency)}; Lambda enforces "
+                       f"{_fmt(t.concurrency_limit)} (GetAccountSettings): headroom uses what Lambda enforces")
         out.append(f"  allocations   unreserved limit {_fmt(t.unreserved_limit)}, reserved {_fmt(t.reserved_total)}, "
                    f"provisioned {_fmt(t.provisioned_total)}")
         gb = 1024 ** 3

@@ -66,8 +66,10 @@ for t in sorted((r for r in reviews if r is not None), key=lambda r: -{"ok": 0, 
     lim = t.concurrency_limit
     c = st.columns(4)
     with c[0]:
+        quota = t.quota_concurrency
+        quota_note = f" · Service Quotas says {fmt.n(quota)}" if quota is not None and lim and quota != lim else ""
         tile("Concurrency headroom", f"{fmt.n(t.concurrency_headroom)} ({fmt.pct(t.concurrency_headroom_pct)})",
-             f"of the {fmt.n(lim)} limit, left at the peak", g["headroom"],
+             f"of the {fmt.n(lim)} limit, left at the peak{quota_note}", g["headroom"],
              help="limit − max(peak ConcurrentExecutions, peak ClaimedAccountConcurrency)")
     with c[1]:
         tile("Peak concurrent executions", f"{fmt.n(t.peak_concurrency)} / {fmt.n(lim)}",

@@ -60,6 +60,8 @@ FLEET: dict[tuple[str, str], list[Fn]] = {
     ],
 }
 LIMITS = {(PROD, "us-east-1"): 1000, (PROD, "eu-west-1"): 500, (STAGING, "us-east-1"): 1000, (STAGING, "eu-west-1"): 400}
+# an increase Service Quotas shows as applied that Lambda does not enforce yet
+QUOTAS = {(PROD, "eu-west-1"): 1000}
 DLQ_MESSAGES = {"orders-dlq": 7, "orders-failures": 3, "inventory-dlq": 0, "email-dlq": 12}
 
 
@@ -84,7 +86,8 @@ def build(sb) -> None:
     """Create the fleet (functions, tags, reserved, provisioned, DLQs with messages, limits)."""
     code = _zip()
     for (account, region), fns in FLEET.items():
-        sb.set_account_limits(account, region, concurrent_executions=LIMITS[(account, region)])
+        sb.set_account_limits(account, region, concurrent_executions=LIMITS[(account, region)],
+                              quota_concurrent_executions=QUOTAS.get((account, region)))
         c = clients(sb.endpoint_url, account, region)
         role = c["iam"].create_role(RoleName=f"fn-{region}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         queues = {}

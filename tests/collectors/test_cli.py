@@ -51,6 +51,8 @@ def test_table_output_and_readme_json_keys(fleet, capsys):
     assert re.search(r"== prod 123456789012 us-east-1: CRITICAL \(window collected (100|99) %\)", out)
     assert "limit 1,000, peak 820, peak claimed 870, headroom 130 (13 %)" in out
     assert "CRITICAL payments-api-charge: 350 throttles" in out
+    assert "note          Service Quotas' applied value is 1,000; Lambda enforces 500 (GetAccountSettings)" in out
+    assert out.count("Service Quotas' applied value") == 1   # only where the two differ
     assert out.rstrip().endswith("status: critical")
     # every key the README documents for check --format json is really there
     assert cli.main(["check", "--config", str(fleet), "--window", "2h", "--format", "json"]) == 2

@@ -72,7 +72,8 @@ def test_collect_then_check_reports_the_seeded_numbers(fleet, capsys):
     e = t[(PROD, "eu-west-1")]
     assert (e["concurrency_limit"], e["peak_concurrency"], e["peak_claimed_concurrency"], e["concurrency_headroom_pct"],
             e["reserved_total"], e["unreserved_limit"], e["throttles"], e["dlq_messages"], e["status"]) == (
-        500, 100, 130, 74.0, 30, 470, 7, 0, "critical")   # payments-api-charge at 30 of 30 reserved
+        500, 100, 130, 74.0, 30, 470, 7, 0, "critical")
+    assert (e["quota_concurrency"], p["quota_concurrency"]) == (1000, 1000)   # headroom still uses Lambda's 500   # payments-api-charge at 30 of 30 reserved
     s = t[(STAGING, "us-east-1")]
     assert (s["concurrency_limit"], s["peak_claimed_concurrency"], s["concurrency_headroom"], s["reserved_total"],
             s["dead_letter_errors"], s["dlq_messages"], s["function_count"], s["status"]) == (

@@ -140,7 +140,8 @@ def seed(dir_: Path, now: float | None = None, errors: bool = True) -> Path:
         spts.append(Point("Invocations", "web-frontend", "", ts, 50))
     staging = TargetResult(
         "staging", "eu-west-1", STAGING, now - 5, now - 2,
-        account_info=AccountInfo(500, 500, 80_530_636_800, 2 * GIB, 3),
+        # Service Quotas shows an increase to 1,000 that Lambda does not enforce yet
+        account_info=AccountInfo(500, 500, 80_530_636_800, 2 * GIB, 3, quota_concurrency=1000.0),
         functions=[fn("web-frontend", tags={"team": "web"}), fn("web-backend", tags={"team": "web"}),
                    fn("jobs-runner")],
         provisioned=[], queues=[], points=spts, coverage=[(m - 86400, m + 60)])

@@ -44,6 +44,9 @@ def test_overview_numbers_and_colours(run_page):
     captions = [c.value for c in at.caption]
     assert any("87 % of the limit" in c for c in captions)
     assert any("reserved 370 · provisioned 10" in c for c in captions)
+    # staging's headroom is against the 500 Lambda enforces; the differing Service Quotas value is shown
+    assert [c for c in captions if "Service Quotas" in c] == [
+        ":green[:material/check_circle:] of the 500 limit, left at the peak · Service Quotas says 1,000"]
 
 
 def test_overview_matches_check(seeded, run_page):
