@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from dashboard import queries
 from tests.dashboard import seed as seedmod
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
@@ -27,8 +28,15 @@ def seeded(seed_info: tuple[Path, int]) -> Path:
 
 
 @pytest.fixture
-def run_page(monkeypatch: pytest.MonkeyPatch, seeded: Path) -> Callable[..., AppTest]:
-    """run_page(page, config=None, **query_params) -> an AppTest after the page has run."""
+def run_page(monkeypatch: pytest.MonkeyPatch, seed_info: tuple[Path, int]) -> Callable[..., AppTest]:
+    """run_page(page, config=None, **query_params) -> an AppTest after the page has run.
+
+    The pages' clock is pinned 30 s after the seed's minute: ages and growth rates ("oldest 1 h 30 min")
+    must not change when a slow run crosses a minute boundary.
+    """
+    seeded, minute = seed_info
+    monkeypatch.setattr(queries, "now", lambda: minute + 30.0)
+
     def run(page: str = "overview", config: Path | None = None, **params: str | list[str]) -> AppTest:
         monkeypatch.setenv("HEADROOM_CONFIG", str(config or seeded))
         at = AppTest.from_file(APP, default_timeout=60)
