@@ -14,7 +14,7 @@ from . import inventory, metrics
 from .config import Collection, Settings, Target
 from .errors import AWS_ERRORS, to_error
 from .grouping import groups_for
-from .model import AccountInfo, CollectError, TargetResult
+from .model import CollectError, TargetResult
 from .sessions import TargetSession
 from .store import Store
 
@@ -131,8 +131,9 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
         r.errors.append(to_error(e, "account", "lambda:GetAccountSettings"))
     try:
         conc, storage = inventory.service_quotas(sess.client("service-quotas"))
-        r.account_info = r.account_info or AccountInfo(None, None, None, None, None)
-        r.account_info.quota_concurrency, r.account_info.quota_code_storage_bytes = conc, storage
+        # Without GetAccountSettings the stored account row (and its limits) stays as it was.
+        if r.account_info is not None:
+            r.account_info.quota_concurrency, r.account_info.quota_code_storage_bytes = conc, storage
     except ClientError as e:
         # Service Quotas is optional: a caller without access still gets what Lambda enforces.
         if e.response.get("Error", {}).get("Code") not in ("AccessDeniedException", "NoSuchResourceException"):

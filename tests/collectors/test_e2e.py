@@ -176,9 +176,15 @@ endpoint_url = "http://127.0.0.1:9"
     first = run_cycle(settings, store)
     assert [(r.target, r.region) for r, _ in first.errors] == [("gone", "us-west-2")]
     sb.faults.add(service="lambda", operation="ListFunctions", region="eu-west-1", account=PROD, error="AccessDenied")
+    sb.faults.add(service="lambda", operation="GetAccountSettings", region="eu-west-1", account=PROD,
+                  error="AccessDenied")
     report = run_cycle(settings, store)
     errs = {(r.target, r.region, e.api, e.code) for r, e in report.errors}
     assert ("prod", "eu-west-1", "lambda:ListFunctions", "AccessDeniedException") in errs
+    assert ("prod", "eu-west-1", "lambda:GetAccountSettings", "AccessDeniedException") in errs
+    # the limits stored by the previous cycle stay (Service Quotas alone does not overwrite them)
+    assert tuple(store.query("SELECT concurrency_limit, unreserved_limit FROM accounts WHERE account = ? AND "
+                             "region = 'eu-west-1'", (PROD,))[0]) == (500, 470)
     assert ("gone", "us-west-2", "sts:GetCallerIdentity", "EndpointConnectionError") in errs
     assert report.exit_code == 3
     # the denied listing keeps the functions stored by the previous cycle instead of emptying the account
