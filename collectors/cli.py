@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import sqlite3
 import sys
 import time
 from typing import Any
@@ -65,11 +66,19 @@ def cmd_collect(args: argparse.Namespace) -> int:
     while True:
         t0 = time.time()
         print(f"collecting {pairs} target region(s) from {args.config} into {settings.store_path} ...", flush=True)
-        report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
-        for line in _summary(report, interval or settings.collection.interval_seconds):
-            print(line, flush=True)
-        if not interval:
-            return EXIT_ERROR if report.errors else 0
+        try:
+            report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
+        except (StoreError, sqlite3.Error, OSError) as e:
+            if not interval:
+                raise
+            # A long-running collector outlives a full disk or a locked file: say so, try next cycle.
+            print(f"ERROR the store {settings.store_path} failed this cycle: {e}; retrying in {interval} s",
+                  file=sys.stderr, flush=True)
+        else:
+            for line in _summary(report, interval or settings.collection.interval_seconds):
+                print(line, flush=True)
+            if not interval:
+                return EXIT_ERROR if report.errors else 0
         time.sleep(max(0.0, interval - (time.time() - t0)))
 
 
@@ -151,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_check(args)
     except (config.ConfigError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return EXIT_ERROR
+    except sqlite3.Error as e:
+        print(f"error: the store failed: {e} (is the disk full, or the file read-only?)", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

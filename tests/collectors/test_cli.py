@@ -73,3 +73,11 @@ def test_collect_against_a_dead_endpoint_says_so_and_exits_3(tmp_path, capsys):
     assert re.search(r"^prod us-east-1: not collected \(EndpointConnectionError\), [\d.]+ s$", out, re.M)
     assert "ERROR staging eu-west-1 sts:GetCallerIdentity: EndpointConnectionError" in out
     assert "check endpoint_url" in out   # the hint says what to do
+
+
+def test_an_unwritable_store_is_explained(tmp_path, capsys):
+    (tmp_path / "headroom.db").mkdir()   # a directory where the store file should be
+    cfg = write_config(tmp_path, "http://127.0.0.1:9", collection="max_attempts = 1")
+    assert cli.main(["collect", "--config", str(cfg)]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "headroom.db" in err and "Traceback" not in err
