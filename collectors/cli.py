@@ -85,10 +85,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def cmd_check(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     store = Store(settings.store_path, readonly=True)
-    now = int(time.time())
-    start, end = now - args.window, now
-    # whole minutes up to the current one, which CloudWatch has not finished yet
-    rv = review.review(store, start // 60 * 60, end // 60 * 60, settings.thresholds, args.group_by)
+    start, end = review.window(time.time(), args.window)
+    rv = review.review(store, start, end, settings.thresholds, args.group_by)
     if not rv.targets:
         print(f"{settings.store_path}: no data collected yet; run `python -m collectors collect --config "
               f"{args.config}` first", file=sys.stderr)

@@ -125,6 +125,13 @@ class Review:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
 
 
+def window(now: float, seconds: int) -> tuple[int, int]:
+    """The review window [start, end) of the last `seconds`: whole minutes up to the current one,
+    which CloudWatch has not finished yet. The CLI's check and the dashboard both use it."""
+    now = int(now)
+    return (now - seconds) // 60 * 60, now // 60 * 60
+
+
 def worst(*statuses: str) -> str:
     return max(statuses, key=SEVERITY.__getitem__, default="ok")
 

@@ -22,12 +22,6 @@ NO_GROUP = ""         # group name of functions without the tag (an empty tag is
 
 
 # -- the window and the data's age ----------------------------------------------------------------
-def review_window(now: float, seconds: int) -> tuple[int, int]:
-    """[start, end) exactly as `python -m collectors check --window` computes it (the current minute included)."""
-    now = int(now)
-    return (now - seconds) // 60 * 60, now // 60 * 60 + 60
-
-
 @dataclass
 class TargetRun:
     target: str

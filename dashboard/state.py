@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from collectors import triage
+from collectors import review
 from dashboard import fmt, queries
 from dashboard.context import Context
 
@@ -141,15 +141,15 @@ def write_query_params() -> None:
 def window_bounds(window: str, frm: str, to: str, now: float) -> tuple[int, int]:
     """[start, end) for a preset (as `check --window` computes it) or a custom UTC date range."""
     if window in WINDOWS:
-        return triage.review_window(now, WINDOWS[window])
-    cap = triage.review_window(now, 60)[1]
+        return review.window(now, WINDOWS[window])
+    cap = review.window(now, 60)[1]
     try:
         a = dt.datetime.combine(dt.date.fromisoformat(frm), dt.time(), dt.timezone.utc)
         b = dt.datetime.combine(dt.date.fromisoformat(to), dt.time(), dt.timezone.utc) + dt.timedelta(days=1)
     except (TypeError, ValueError):
-        return triage.review_window(now, WINDOWS["24h"])
+        return review.window(now, WINDOWS["24h"])
     start, end = int(a.timestamp()), min(int(b.timestamp()), cap)
-    return (start, end) if end > start else triage.review_window(now, WINDOWS["24h"])
+    return (start, end) if end > start else review.window(now, WINDOWS["24h"])
 
 
 def group_by_options(cfg: str) -> list[str]:

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from collectors import triage
+from collectors import review, triage
 from collectors.review import UNRESERVED_FLOOR
 from dashboard import charts, fmt, queries, report, state
 
@@ -64,7 +64,7 @@ for tab, tinfo in zip(tabs, sel.targets):
             st.caption("No group has reserved concurrency.")
 
         st.markdown("#### Code storage")
-        hist = queries.account_history(cfg, a, r, triage.review_window(sel.end, weeks * 7 * 86400)[0], sel.end)
+        hist = queries.account_history(cfg, a, r, review.window(sel.end, weeks * 7 * 86400)[0], sel.end)
         c1, c2 = st.columns([3, 2])
         with c1:
             if len(hist) >= 2:

@@ -19,15 +19,15 @@ def seeded(tmp_path_factory: pytest.TempPathFactory):
     cfg = seed(tmp_path_factory.mktemp("triage"), now)
     s = config.load(cfg)
     store = Store(s.store_path, readonly=True)
-    start, end = triage.review_window(now, 86400)
+    start, end = review.window(now, 86400)
     rv = review.review(store, start, end, s.thresholds)
     targets = {t.account: t for t in rv.targets}
     return s, store, start, end, targets, int(now) // 60 * 60
 
 
-def test_review_window_is_checks():
-    # cli.cmd_check: start = now - window, end = now; review(start // 60 * 60, end // 60 * 60 + 60)
-    assert triage.review_window(1_000_030, 3600) == ((1_000_030 - 3600) // 60 * 60, 1_000_020 + 60)
+def test_review_window_is_whole_minutes_up_to_the_current_one():
+    assert review.window(1_000_030, 3600) == (996_420, 1_000_020)
+    assert review.window(1_000_020, 60) == (999_960, 1_000_020)
 
 
 def test_streak_start():

@@ -53,10 +53,10 @@ def test_overview_matches_check(seeded, run_page):
     """The tiles show what `python -m collectors check` computes for the same window."""
     import time
 
-    from collectors import config, review, triage
+    from collectors import config, review
     from collectors.store import Store
     s = config.load(seeded)
-    rv = review.review(Store(s.store_path, readonly=True), *triage.review_window(time.time(), 86400), s.thresholds)
+    rv = review.review(Store(s.store_path, readonly=True), *review.window(time.time(), 86400), s.thresholds)
     t = {x.account: x for x in rv.targets}
     at = run_page("overview")
     shown = tiles(at)
@@ -213,7 +213,7 @@ def test_limits_review(run_page, seeded):
     # weeks until: the collectors' own trend over the same weeks
     s = config.load(seeded)
     st_ = Store(s.store_path, readonly=True)
-    a, b = triage.review_window(time.time(), 86400)
+    a, b = review.window(time.time(), 86400)
     t = next(x for x in review.review(st_, a, b, s.thresholds).targets if x.account == PROD)
     trends = {x.key: x for x in triage.limit_trends(st_, t, 8, b)}
     assert trends["code_storage"].weeks_until is not None

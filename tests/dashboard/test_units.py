@@ -7,7 +7,7 @@ import math
 import pandas as pd
 import pytest
 
-from collectors import triage
+from collectors import review
 from collectors.review import GroupReview, TargetReview
 from collectors.triage import CodeHolder, LimitTrend, OverReserved
 from dashboard import charts, context, fmt, report, state
@@ -111,11 +111,11 @@ def test_config_resolution(monkeypatch):
 
 def test_window_bounds():
     now = 1_800_000_030.0
-    assert state.window_bounds("24h", "", "", now) == triage.review_window(now, 86400)
+    assert state.window_bounds("24h", "", "", now) == review.window(now, 86400)
     start, end = state.window_bounds("custom", "2027-01-01", "2027-01-02", now)
     assert start == int(dt.datetime(2027, 1, 1, tzinfo=dt.timezone.utc).timestamp())
-    assert end == min(start + 2 * 86400, triage.review_window(now, 60)[1])
-    assert state.window_bounds("custom", "garbage", "", now) == triage.review_window(now, 86400)
+    assert end == min(start + 2 * 86400, review.window(now, 60)[1])
+    assert state.window_bounds("custom", "garbage", "", now) == review.window(now, 86400)
 
 
 def test_dummy_credentials_only(monkeypatch):
