@@ -62,7 +62,7 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
 class Collection:
     interval_seconds: int = 60
     backfill_hours: int = 24          # first cycle: this far back at 1 minute
-    backfill_days: int = 7            # from the second cycle: further back (hourly beyond a day)
+    backfill_days: int = 7            # first cycle too: further back (hourly beyond a day)
     overlap_minutes: int = 10         # re-read each cycle for late datapoints
     inventory_refresh_minutes: int = 60  # per-function detail calls for unchanged functions
     max_workers: int = 4              # (target, region) pairs collected at once

@@ -40,28 +40,34 @@ class CycleReport:
         return 3 if self.errors else 0
 
 
-def metric_windows(coverage: tuple[int, int] | None, now: float, c: Collection) -> list[tuple[int, int, int]]:
+def metric_windows(coverage: tuple[int, int] | None, now: float, c: Collection,
+                   defer_history: bool = False) -> list[tuple[int, int, int]]:
     """(start, end, period) windows to read, newest first, given the stored (first start, last end).
 
     - Recent data: from the stored coverage's end less an overlap (late datapoints are upserted)
       to now, at 1 minute; on the first run, the last `backfill_hours`.
     - A gap older than `backfill_hours` (after an outage) is read at 1 hour: CloudWatch keeps
       1-minute data only 15 days, and hourly is cheaper.
-    - Older history, back to `backfill_days`, is read from the second cycle on, so the first
-      cycle puts recent data on screen quickly: at 5 minutes within the last day, hourly before.
+    - Older history, back to `backfill_days`: at 5 minutes within the last day, hourly before.
+      With defer_history the first run leaves it to the next cycle, so that recent data is on
+      screen sooner (the dashboard's simulated fleet does this).
     """
     end = metrics.align(now, 60)
     fine_from = metrics.align(now - c.backfill_hours * 3600, 3600)
     if coverage is None:
-        return [(fine_from, end, 60)] if fine_from < end else []
-    first, last = coverage
-    windows = []
-    need = metrics.align(last - c.overlap_minutes * 60, 60)
-    if need < fine_from:
-        windows.append((fine_from, end, 60))
-        windows.append((metrics.align(need, 3600), fine_from, 3600))
-    elif need < end:
-        windows.append((need, end, 60))
+        windows = [(fine_from, end, 60)] if fine_from < end else []
+        if defer_history:
+            return windows
+        first = fine_from
+    else:
+        first, last = coverage
+        windows = []
+        need = metrics.align(last - c.overlap_minutes * 60, 60)
+        if need < fine_from:
+            windows.append((fine_from, end, 60))
+            windows.append((metrics.align(need, 3600), fine_from, 3600))
+        elif need < end:
+            windows.append((need, end, 60))
     history_from = metrics.align(now - c.backfill_days * 86400, 3600)
     history_to = metrics.align(first, 3600)   # an hour bucket never straddles stored minutes
     day_ago = metrics.align(now - 86400, 3600)
@@ -72,7 +78,7 @@ def metric_windows(coverage: tuple[int, int] | None, now: float, c: Collection) 
     return windows
 
 
-def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> TargetResult:
+def collect_target(sess: Any, settings: Settings, store: Store, now: float, defer_history: bool = False) -> TargetResult:
     """Everything about one (target, region); each failed API becomes a recorded error, not a zero."""
     r = TargetResult(target=sess.target.name, region=sess.region, account=None, started_at=now)
     try:
@@ -151,7 +157,8 @@ def collect_target(sess: Any, settings: Settings, store: Store, now: float) -> T
     queries = metrics.plan([n for n, _, _ in plan_fns], aliases, queues, with_dlq=[n for n, d, _ in plan_fns if d],
                            with_destination=[n for n, _, o in plan_fns if o])
     cw = sess.client("cloudwatch")
-    for start, end, period in metric_windows(store.coverage_span(r.account, r.region), now, settings.collection):
+    for start, end, period in metric_windows(store.coverage_span(r.account, r.region), now, settings.collection,
+                                             defer_history):
         pts, errs, complete = metrics.fetch(cw, queries, start, end, period)
         r.points.extend(pts)
         r.errors.extend(errs)
@@ -169,8 +176,11 @@ def _finish(r: TargetResult, sess: Any) -> TargetResult:
 
 def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory = TargetSession,
               clock: Callable[[], float] = time.time, executor: Executor | None = None,
-              on_result: Callable[[TargetResult], None] | None = None) -> CycleReport:
-    """Collect every (target, region) in parallel; each is written in its own transaction as it ends."""
+              on_result: Callable[[TargetResult], None] | None = None, defer_history: bool = False) -> CycleReport:
+    """Collect every (target, region) in parallel; each is written in its own transaction as it ends.
+
+    defer_history: a target's first cycle reads only its recent minutes (see metric_windows).
+    """
     now = clock()
     report = CycleReport(store.begin_cycle(now), started_at=now)
     pairs = [(t, region) for t in settings.targets for region in t.regions]
@@ -178,7 +188,7 @@ def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory 
     def job(t: Target, region: str) -> TargetResult:
         sess = session_factory(t, region, settings.collection)
         try:
-            r = collect_target(sess, settings, store, now)
+            r = collect_target(sess, settings, store, now, defer_history)
         except Exception as e:  # a headroom bug: record it, keep the other targets' data
             log.exception("collecting %s/%s failed", t.name, region)
             r = TargetResult(t.name, region, None, now,

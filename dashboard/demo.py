@@ -113,7 +113,7 @@ def _run(rt: DemoRuntime, sb: Any, seed: int, interval_s: int) -> None:
     first = dataclasses.replace(settings, targets=(dataclasses.replace(t, regions=t.regions[:1]),))
     try:
         sim.tick(time.time())
-        run_cycle(first, store, on_result=landed)
+        run_cycle(first, store, on_result=landed, defer_history=True)
     except Exception as e:  # noqa: BLE001
         log.exception("demo collection cycle failed")
         rt.error = f"{type(e).__name__}: {e}"
@@ -123,7 +123,7 @@ def _run(rt: DemoRuntime, sb: Any, seed: int, interval_s: int) -> None:
         rt.phase = "collecting"
         try:
             sim.tick(t0)
-            run_cycle(settings, store, on_result=landed)
+            run_cycle(settings, store, on_result=landed, defer_history=True)
             rt.cycles += 1
             rt.error = None
         except Exception as e:  # noqa: BLE001 - keep the loop alive; the next minute may work

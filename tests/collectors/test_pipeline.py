@@ -13,11 +13,17 @@ NOW = 1_700_000_000 + 1234   # not aligned
 H = 3600
 
 
-def test_first_run_reads_recent_minutes_then_history_next_cycle():
+def test_first_run_reads_a_day_by_minute_and_the_week_before_hourly():
+    c = Collection(backfill_hours=24, backfill_days=7)
+    fine_from = (NOW - 24 * H) // H * H
+    assert metric_windows(None, NOW, c) == [(fine_from, NOW // 60 * 60, 60), ((NOW - 7 * 86400) // H * H, fine_from, 3600)]
+
+
+def test_deferred_history_reads_recent_minutes_first_then_history_next_cycle():
     c = Collection(backfill_hours=24, backfill_days=7)
     fine_from = (NOW - 24 * H) // H * H
     end = NOW // 60 * 60
-    assert metric_windows(None, NOW, c) == [(fine_from, end, 60)]
+    assert metric_windows(None, NOW, c, defer_history=True) == [(fine_from, end, 60)]
     # the second cycle: the overlap, then the week before the first window, hourly
     assert metric_windows((fine_from, end), NOW + 60, c) == [
         (end - 600, (NOW + 60) // 60 * 60, 60), ((NOW + 60 - 7 * 86400) // H * H, fine_from, 3600)]
