@@ -18,10 +18,6 @@ from .store import Store, union_points
 UNRESERVED_FLOOR = 100  # Lambda keeps at least this much concurrency unreserved
 SEVERITY = {"ok": 0, "warn": 1, "critical": 2}
 
-FUNCTION_METRICS = ("Invocations", "Errors", "Throttles", "ConcurrentExecutions", "AsyncEventsDropped",
-                    "DeadLetterErrors", "DestinationDeliveryFailures", "AsyncEventAge", "DurationMax",
-                    "RecursiveInvocationsDropped")
-
 
 @dataclass
 class Finding:

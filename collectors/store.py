@@ -342,12 +342,6 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
-    def coverage_end(self, account: str, region: str) -> int | None:
-        """End of the latest collected metric window, or None before the first collection."""
-        row = self.conn.execute("SELECT MAX(end) FROM coverage WHERE account = ? AND region = ?",
-                                (account, region)).fetchone()
-        return row[0]
-
     def coverage_span(self, account: str, region: str) -> tuple[int, int] | None:
         """(start of the oldest, end of the latest) collected metric window, or None before the first."""
         row = self.conn.execute("SELECT MIN(start), MAX(end) FROM coverage WHERE account = ? AND region = ?",

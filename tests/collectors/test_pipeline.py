@@ -110,5 +110,5 @@ def test_access_denied_region_is_recorded_and_the_other_region_is_stored(fleet):
     ]   # Service Quotas is optional: its AccessDenied is not an error
     assert len(store.functions(PROD, "us-east-1")) == 10
     assert store.functions(PROD, "eu-west-1") == {}
-    assert store.coverage_end(PROD, "eu-west-1") is None   # nothing read: unknown, not idle
+    assert store.coverage_span(PROD, "eu-west-1") is None   # nothing read: unknown, not idle
     assert store.query("SELECT COUNT(*) FROM errors WHERE region = 'eu-west-1'")[0][0] == 4

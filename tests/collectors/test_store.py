@@ -68,7 +68,7 @@ def test_coverage_ranges_merge(store):
     for s, e in [(T0, T0 + 600), (T0 + 540, T0 + 1200), (T0 + 3000, T0 + 3600), (T0 + 1200, T0 + 1800)]:
         store.write_target(cid, result([fn("a")], coverage=[(s, e)]))
     assert store.coverage(ACCOUNT, REGION, T0, T0 + 7200) == [(T0, T0 + 1800), (T0 + 3000, T0 + 3600)]
-    assert store.coverage_end(ACCOUNT, REGION) == T0 + 3600
+    assert store.coverage_span(ACCOUNT, REGION) == (T0, T0 + 3600)
     assert store.coverage(ACCOUNT, REGION, T0 + 100, T0 + 200) == [(T0 + 100, T0 + 200)]
 
 
