@@ -72,13 +72,17 @@ def weekly_peaks(store: Store, account: str, region: str, metric: str, weeks: in
                       bucket_start=week_start)
 
 
+MIN_TREND_WEEKS = 3   # two points (one often a partial week) make a line, not a trend
+
+
 def weeks_until(points: list[tuple[int, float | None]], limit: float | None) -> tuple[float | None, float | None]:
     """(slope per week, weeks until `limit` at that rate) by least squares over known weekly peaks.
 
-    None for the weeks when the trend is flat or falling, there are fewer than 2 known weeks, or no limit.
+    Both None with fewer than MIN_TREND_WEEKS known weeks or no limit; weeks None when the trend
+    is flat or falling.
     """
     known = [(i, v) for i, (_, v) in enumerate(points) if v is not None]
-    if len(known) < 2 or not limit:
+    if len(known) < MIN_TREND_WEEKS or not limit:
         return None, None
     n = len(known)
     mx, my = sum(i for i, _ in known) / n, sum(v for _, v in known) / n

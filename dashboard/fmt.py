@@ -4,6 +4,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+from collectors.history import MIN_TREND_WEEKS
+
 UNKNOWN = "unknown"
 GB = 1024 ** 3
 STATUS_COLOR = {"ok": "green", "warn": "orange", "critical": "red", None: "gray"}
@@ -77,8 +79,11 @@ def utc(ts: float | None, seconds: bool = False) -> str:
     return dt.datetime.fromtimestamp(ts, dt.timezone.utc).strftime(f) + " UTC"
 
 
-def weeks(v: float | None) -> str:
-    """Weeks until a limit: 'not at this rate' when the trend is flat, falling or unknown."""
+def weeks(v: float | None, slope: float | None = 0.0) -> str:
+    """Weeks until a limit: 'not at this rate' when the trend is flat or falling; a note when there
+    is too little history for a trend (slope None)."""
+    if slope is None:
+        return f"needs {MIN_TREND_WEEKS} weeks of history"
     if v is None:
         return "not at this rate"
     if v == 0:

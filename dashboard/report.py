@@ -77,7 +77,7 @@ def markdown(sections: list[Section], window: str, generated: str, group_by: str
                                                              else tr.slope_per_week)
             out.append(f"| {tr.label} | {_val(tr.unit, tr.latest)} | {_val(tr.unit, tr.limit)} | "
                        f"{fmt.UNKNOWN if slope is None else f'{slope:+,.1f}'}{' GB' if tr.unit == 'bytes' and slope is not None else ''} | "
-                       f"{fmt.weeks(tr.weeks_until)} |")
+                       f"{fmt.weeks(tr.weeks_until, tr.slope_per_week)} |")
         out += ["", "### Reserved concurrency by group", "", "| group | functions | reserved | peak concurrency |",
                 "|---|---:|---:|---:|"]
         for g in sorted(s.groups, key=lambda g: -g.reserved_total):
@@ -124,7 +124,7 @@ def to_html(sections: list[Section], window: str, generated: str, group_by: str)
                      f"{e(fmt.n(t.concurrency_headroom))} ({e(fmt.pct(t.concurrency_headroom_pct))}). Code storage "
                      f"{e(fmt.gb(t.code_storage_used_bytes))} of {e(fmt.gb(t.code_storage_limit_bytes, 0))}.</p>")
         parts.append(table(["limit", "latest weekly peak", "limit value", "weeks until the limit"],
-                           [[tr.label, _val(tr.unit, tr.latest), _val(tr.unit, tr.limit), fmt.weeks(tr.weeks_until)]
+                           [[tr.label, _val(tr.unit, tr.latest), _val(tr.unit, tr.limit), fmt.weeks(tr.weeks_until, tr.slope_per_week)]
                             for tr in s.trends]))
         parts.append("<h3>Reserved concurrency by group</h3>")
         parts.append(table(["group", "functions", "reserved", "peak concurrency"],

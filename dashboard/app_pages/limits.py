@@ -40,13 +40,15 @@ for tab, tinfo in zip(tabs, sel.targets):
             "% of limit": fmt.ratio_pct(tr.latest, tr.limit),
             "trend / week": fmt.UNKNOWN if tr.slope_per_week is None else (
                 f"{tr.slope_per_week / fmt.GB:+,.2f} GB" if tr.unit == "bytes" else f"{tr.slope_per_week:+,.1f}"),
-            "weeks until the limit": fmt.weeks(tr.weeks_until)} for tr in trends])
+            "weeks until the limit": fmt.weeks(tr.weeks_until, tr.slope_per_week)} for tr in trends])
         st.dataframe(summary, hide_index=True, width="stretch")
         grid = st.columns(2)
         for i, tr in enumerate(trends):
             wk = [(pd.Timestamp(w, unit="s", tz="UTC"), v) for w, v in tr.weeks]
             label = "max reservable" if tr.key == "reserved_allocation" else "limit"
-            fig = charts.weekly_trend(wk, tr.limit, f"{tr.label}: {fmt.weeks(tr.weeks_until)} to the {label}",
+            until = fmt.weeks(tr.weeks_until, tr.slope_per_week)
+            fig = charts.weekly_trend(wk, tr.limit, f"{tr.label}: {until}" + (
+                                      f" to the {label}" if tr.weeks_until is not None else ""),
                                       tr.unit, tr.slope_per_week, label)
             grid[i % 2].plotly_chart(fig, key=f"l_trend_{a}_{r}_{tr.key}", config={"displayModeBar": False})
 

@@ -128,6 +128,6 @@ def test_weeks_until_limit():
     pts = [(0, 500.0), (1, 550.0), (2, None), (3, 650.0)]
     slope, weeks = history.weeks_until(pts, 1000)
     assert slope == pytest.approx(50.0) and weeks == pytest.approx(7.0)
-    assert history.weeks_until([(0, 600.0), (1, 500.0)], 1000) == (-100.0, None)
-    assert history.weeks_until([(0, 600.0)], 1000) == (None, None)
+    assert history.weeks_until([(0, 600.0), (1, 500.0), (2, 400.0)], 1000) == (-100.0, None)   # falling
+    assert history.weeks_until([(0, 500.0), (1, 600.0), (2, None)], 1000) == (None, None)   # 2 weeks: no trend
     assert history.week_start(1_764_547_200 + 3 * 86400 + 5) == 1_764_547_200  # Mon 2025-12-01 00:00 UTC

@@ -217,8 +217,8 @@ def test_limits_review(run_page, seeded):
     t = next(x for x in review.review(st_, a, b, s.thresholds).targets if x.account == PROD)
     trends = {x.key: x for x in triage.limit_trends(st_, t, 8, b)}
     assert trends["code_storage"].weeks_until is not None
-    assert summary["Code storage used"]["weeks until the limit"] == fmt.weeks(trends["code_storage"].weeks_until)
-    assert summary["Peak concurrent executions"]["weeks until the limit"] == fmt.weeks(trends["concurrency"].weeks_until)
+    assert summary["Code storage used"]["weeks until the limit"] == fmt.weeks(trends["code_storage"].weeks_until, trends["code_storage"].slope_per_week)
+    assert summary["Peak concurrent executions"]["weeks until the limit"] == fmt.weeks(trends["concurrency"].weeks_until, trends["concurrency"].slope_per_week)
 
     holders = at.dataframe[1].value.to_dict("records")
     assert (holders[0]["function"], holders[0]["all versions (MB)"], holders[0]["old versions (MB)"],

@@ -21,6 +21,7 @@ def test_fmt():
     assert (fmt.duration(95), fmt.duration(5400), fmt.duration(None)) == ("1 min 35 s", "1 h 30 min", "unknown")
     assert (fmt.step(60), fmt.step(300), fmt.step(3600)) == ("1 min", "5 min", "1 h")
     assert fmt.weeks(None) == "not at this rate" and fmt.weeks(2.04) == "2.0 weeks" and fmt.weeks(0) == "at the limit now"
+    assert fmt.weeks(None, None) == "needs 3 weeks of history"
     assert fmt.group_label("") == "(no tag)" and fmt.group_label("x") == "x"
 
 
