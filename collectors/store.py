@@ -163,7 +163,13 @@ class Store:
             if not self.readonly:
                 self._migrate(c)
             else:
-                self._check_version(c)
+                v = self._check_version(c)
+                if v < len(MIGRATIONS):
+                    # the collector is creating it right now, or an older headroom wrote it
+                    c.close()
+                    self._local.conn = None
+                    raise StoreError(f"{self.path}: the store is not ready (schema {v} of {len(MIGRATIONS)}): "
+                                     "it is being created, or needs `python -m collectors collect` to upgrade it")
         return c
 
     def close(self) -> None:

@@ -50,6 +50,15 @@ def test_migrates_a_version_1_store(tmp_path):
     assert s.query("SELECT COUNT(*) FROM account_history")[0][0] == 0
 
 
+def test_a_reader_never_sees_a_store_before_its_schema(tmp_path):
+    p = tmp_path / "h.db"
+    sqlite3.connect(p).execute("PRAGMA journal_mode=WAL").close()   # the writer has created the file only
+    with pytest.raises(StoreError, match="not ready"):
+        Store(p, readonly=True).conn
+    Store(p).conn   # the writer migrates
+    assert Store(p, readonly=True).query("SELECT COUNT(*) FROM cycles")[0][0] == 0
+
+
 def test_readonly_store_missing_file_explains(tmp_path):
     with pytest.raises(StoreError, match="run `python -m collectors collect` first"):
         Store(tmp_path / "none.db", readonly=True).conn
