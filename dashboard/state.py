@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any
 
 import streamlit as st
@@ -273,6 +274,15 @@ def render_freshness(ctx: Context) -> None:
 
 
 # -- shared page helpers -----------------------------------------------------------------------
+def selected_reviews(cfg: str, sel: Selection) -> Iterator[tuple[str, str, Any, dict[str, str]]]:
+    """(account, region, its review, function -> group) for each selected target that has data."""
+    for tinfo in sel.targets:
+        a, r = tinfo["account"], tinfo["region"]
+        t = queries.target(cfg, sel.start, sel.end, a, r)
+        if t is not None:
+            yield a, r, t, sel.group_map(a, r)
+
+
 def current() -> Selection:
     """The selection the router resolved for this run."""
     return st.session_state["_sel"]

@@ -15,12 +15,7 @@ st.caption(f"{sel.window_label} · grouped by {state.group_by_label(cfg, sel.gro
 
 multi = len(sel.targets) > 1
 rows = []
-for tinfo in sel.targets:
-    a, r = tinfo["account"], tinfo["region"]
-    t = queries.target(cfg, sel.start, sel.end, a, r)
-    if t is None:
-        continue
-    gm = sel.group_map(a, r)
+for a, r, t, gm in state.selected_reviews(cfg, sel):
     names_by_group: dict[str, list[str]] = {}
     for name, g in gm.items():
         names_by_group.setdefault(g, []).append(name)

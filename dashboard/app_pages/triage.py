@@ -54,12 +54,7 @@ def base(account: str, region: str, name: str) -> dict:
 
 
 throttle_rows, async_rows, queue_rows, spill_rows = [], [], [], []
-for tinfo in sel.targets:
-    a, r = tinfo["account"], tinfo["region"]
-    t = queries.target(cfg, sel.start, sel.end, a, r)
-    if t is None:
-        continue
-    gm = sel.group_map(a, r)
+for a, r, t, gm in state.selected_reviews(cfg, sel):
     for x in queries.throttling(cfg, sel.start, sel.end, a, r):
         if sel.keep(x.function, gm.get(x.function)):
             throttle_rows.append({"status": fmt.STATUS_TEXT[x.status], **base(a, r, x.function),
