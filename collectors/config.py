@@ -1,15 +1,48 @@
-"""fleet.toml -> validated settings. Every error names the file, the key and what is allowed."""
+"""fleet.toml -> validated settings. Every error names the file, the key and what is allowed.
+
+Each numeric key's default and bounds are stated once, on its dataclass field (`_key`); the reader,
+its messages and `dump` all read them from there. The hand-written part is the cross-field rules.
+"""
 from __future__ import annotations
 
+import errno
+import math
+import os
 import re
+import reprlib
+import stat
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
+
+MAX_BYTES = 1 << 20  # a fleet.toml is a few KB; anything larger is the wrong file
 
 
 class ConfigError(Exception):
-    """A configuration file that cannot be used; the message says where and how to fix it."""
+    """A configuration file that cannot be used; the one-line message says where and how to fix it."""
+
+    def __init__(self, message: str):
+        # One line, always: a CLI prints it after "error: " and a page in one st.error.
+        super().__init__(message.replace("\r", "\\r").replace("\n", "\\n"))
+
+
+@dataclass(frozen=True)
+class _Rule:
+    """A numeric key's bounds, and why when the bound is not obvious."""
+    lo: float
+    hi: float | None = None
+    why: str = ""
+
+    def describe(self, integer: bool) -> str:
+        kind = "an integer" if integer else "a number"
+        rng = f">= {_num(self.lo)}" if self.hi is None else f"from {_num(self.lo)} to {_num(self.hi)}"
+        return f"{kind} {rng}" + (f" ({self.why})" if self.why else "")
+
+
+def _key(default: Any, lo: float, hi: float | None = None, why: str = "") -> Any:
+    """A dataclass field whose default and allowed range are stated here and nowhere else."""
+    return field(default=default, metadata={"rule": _Rule(lo, hi, why)})
 
 
 @dataclass(frozen=True)
@@ -30,7 +63,7 @@ class PrefixRule:
 
 @dataclass(frozen=True)
 class Grouping:
-    prefix_depth: int = 1
+    prefix_depth: int = _key(1, 1, 5)
     delimiters: str = "-_"
     prefix_rules: tuple[PrefixRule, ...] = ()
     tag_keys: tuple[str, ...] = ()
@@ -41,6 +74,8 @@ class Threshold:
     warn: float
     critical: float
 
+
+THRESHOLD_RULE = _Rule(0)  # warn and critical; NaN and infinity are refused like everywhere else
 
 # Ratios are fractions of a limit; counts are per review window.
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
@@ -58,23 +93,42 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
 }
 
 
+def default_max_age(interval_seconds: int) -> int:
+    """Data older than this is stale: three missed cycles."""
+    return 3 * interval_seconds
+
+
+def default_deadline(interval_seconds: int) -> int:
+    """A cycle's deadline: max(interval - 10 s, 80 % of interval), whole seconds."""
+    return max(interval_seconds - 10, interval_seconds * 8 // 10)
+
+
 @dataclass(frozen=True)
 class Collection:
-    interval_seconds: int = 60
-    backfill_hours: int = 24          # first cycle: this far back at 1 minute
-    backfill_days: int = 7            # first cycle too: further back (hourly beyond a day)
-    overlap_minutes: int = 10         # re-read each cycle for late datapoints
-    inventory_refresh_minutes: int = 60  # per-function detail calls for unchanged functions
-    max_workers: int = 4              # (target, region) pairs collected at once
-    detail_workers: int = 4           # per-function Lambda calls in flight per (target, region)
-    max_attempts: int = 5             # botocore standard retry mode
+    interval_seconds: int = _key(60, 60, 86400)
+    backfill_hours: int = _key(24, 0, 360, "CloudWatch keeps 1-minute data 15 days")  # first cycle, 1 minute
+    backfill_days: int = _key(7, 0, 455, "CloudWatch keeps hourly data 455 days")  # first cycle, further back
+    overlap_minutes: int = _key(10, 0, 180)            # re-read each cycle for late datapoints
+    inventory_refresh_minutes: int = _key(60, 1, 10080)  # per-function detail calls for unchanged functions
+    max_workers: int = _key(4, 1, 32)                  # (target, region) pairs collected at once
+    detail_workers: int = _key(4, 1, 16)               # per-function Lambda calls in flight per (target, region)
+    max_attempts: int = _key(5, 1, 20)                 # botocore standard retry mode
+    # 0 means "derive from interval_seconds" (default_max_age, default_deadline); never 0 after construction.
+    max_age_seconds: int = _key(0, 61, 604800, "more than interval_seconds; default 3 x interval_seconds")
+    deadline_seconds: int = _key(0, 10, 86400, "at most interval_seconds; default interval_seconds - 10")
+
+    def __post_init__(self) -> None:
+        if not self.max_age_seconds:
+            object.__setattr__(self, "max_age_seconds", default_max_age(self.interval_seconds))
+        if not self.deadline_seconds:
+            object.__setattr__(self, "deadline_seconds", default_deadline(self.interval_seconds))
 
 
 @dataclass(frozen=True)
 class Retention:
-    raw_days: float = 3        # 1-minute points, then rolled up to 5 minutes
-    five_minute_days: float = 30   # then rolled up to 1 hour
-    hourly_days: float = 455
+    raw_days: float = _key(3.0, 0.05, 36500)          # 1-minute points, then rolled up to 5 minutes
+    five_minute_days: float = _key(30.0, 0.05, 36500)  # then rolled up to 1 hour
+    hourly_days: float = _key(455.0, 0.05, 36500)
 
 
 @dataclass(frozen=True)
@@ -90,6 +144,20 @@ class Settings:
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_SHOW = reprlib.Repr()
+_SHOW.maxstring = _SHOW.maxother = 60
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict = 2, 4, 4
+
+
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else repr(v)
+
+
+def _show(v: Any) -> str:
+    """A value for a one-line message: short, and safe for integers too long for repr()."""
+    if isinstance(v, int) and not isinstance(v, bool) and v.bit_length() > 64:
+        return f"an integer of about {int(v.bit_length() * 0.30103)} digits"
+    return f"{type(v).__name__} {_SHOW.repr(v)}"
 
 
 class _Reader:
@@ -104,7 +172,7 @@ class _Reader:
     def key(self, k: str) -> str:
         return f"{self.where}.{k}" if self.where else k
 
-    def fail(self, k: str, msg: str) -> None:
+    def fail(self, k: str, msg: str) -> NoReturn:
         raise ConfigError(f"{self.file}: [{self.key(k)}] {msg}")
 
     def get(self, k: str, types: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
@@ -117,15 +185,24 @@ class _Reader:
         if isinstance(v, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
             self.fail(k, f"must be {self.allowed[k]}, got {v!r}")
         if not isinstance(v, types):
-            self.fail(k, f"must be {self.allowed[k]}, got {type(v).__name__} {v!r}")
+            self.fail(k, f"must be {self.allowed[k]}, got {_show(v)}")
         return v
 
-    def number(self, k: str, default: float, minimum: float, maximum: float | None = None) -> float:
-        v = self.get(k, (int, float), default)
-        if v < minimum or (maximum is not None and v > maximum):
-            rng = f">= {minimum}" if maximum is None else f"between {minimum} and {maximum}"
-            self.fail(k, f"must be {rng}, got {v!r}")
-        return v
+    def number(self, k: str, rule: _Rule, integer: bool) -> int | float:
+        """The value of k, checked against its rule; NaN, infinity and floats for integers are refused."""
+        v, want = self.table[k], rule.describe(integer)
+        if isinstance(v, bool) or not isinstance(v, int if integer else (int, float)):
+            self.fail(k, f"must be {want}, got {_show(v)}")
+        if isinstance(v, float) and not math.isfinite(v):
+            self.fail(k, f"must be {want}, got {v!r} (NaN and infinity cannot be compared with anything)")
+        if v < rule.lo or (rule.hi is not None and v > rule.hi):
+            self.fail(k, f"must be {want}, got {_show(v)}")
+        if integer:
+            return v
+        try:
+            return float(v)
+        except OverflowError:
+            self.fail(k, f"must be {want}, got {_show(v)} (too large for a number)")
 
     def strings(self, k: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
         v = self.get(k, list, list(default))
@@ -134,16 +211,101 @@ class _Reader:
         return tuple(v)
 
 
+def _rules(cls: type) -> dict[str, tuple[_Rule, bool]]:
+    """cls's numeric fields: name -> (rule, is an integer)."""
+    return {f.name: (f.metadata["rule"], f.type in ("int", int)) for f in fields(cls) if "rule" in f.metadata}
+
+
+def _numbers(file: str, table: dict[str, Any], where: str, cls: type) -> tuple[_Reader, dict[str, Any]]:
+    """A table of cls's numeric fields, each checked against the rule on its field."""
+    rules = _rules(cls)
+    r = _Reader(file, table, where, {k: rule.describe(integer) for k, (rule, integer) in rules.items()})
+    return r, {k: r.number(k, *rules[k]) for k in table}
+
+
 def load(path: str | Path) -> Settings:
-    """Read and validate a fleet.toml; raises ConfigError naming the file and key."""
+    """Read and validate a fleet.toml; raises ConfigError (one line: file, key, fix) for any bad input."""
     p = Path(path)
+    return parse(_toml(p, _text(p)), str(p), base=p.parent)
+
+
+def _text(p: Path) -> str:
+    """The file's text; every way a path can fail to be a readable UTF-8 file becomes a ConfigError."""
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
+        st = p.stat()  # follows symlinks: a loop raises ELOOP here
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError(f"{p}: is a directory; give the path of the fleet.toml file, e.g. {p / 'fleet.toml'}")
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError(f"{p}: is not a regular file; give the path of a fleet.toml file")
+        if st.st_size > MAX_BYTES:
+            raise ConfigError(f"{p}: is {st.st_size:,} bytes, too large for a fleet.toml (at most 1 MiB); "
+                              "is this the right file?")
+        data = p.read_bytes()
     except FileNotFoundError:
+        if p.is_symlink():
+            raise ConfigError(f"{p}: is a symbolic link to a missing file ({os.readlink(p)}); "
+                              "fix the link or give the real file's path") from None
         raise ConfigError(f"{p}: no such file; copy fleet.example.toml and edit it") from None
+    except PermissionError:
+        raise ConfigError(f"{p}: cannot be read (permission denied); make it readable by the user running "
+                          "headroom, e.g. chmod 644") from None
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise ConfigError(f"{p}: is a symbolic link loop; give the real fleet.toml's path") from None
+        raise ConfigError(f"{p}: cannot be read ({e.strerror or e}); check the path") from None
+    except ValueError:  # an embedded NUL byte in the path
+        raise ConfigError(f"{p!r}: is not a usable file path; give the path of a fleet.toml file") from None
+    if b"\0" in data:
+        raise ConfigError(f"{p}: is a binary file (it has NUL bytes), not TOML text; is this the right file?")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        col = e.start - data.rfind(b"\n", 0, e.start)
+        raise ConfigError(f"{p}: is not UTF-8 text (byte 0x{data[e.start]:02x} at line {line}, column {col}); "
+                          "save it as UTF-8") from None
+    return text.removeprefix("\ufeff")  # editors that write a BOM still write TOML
+
+
+def _toml(p: Path, text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{p}: not valid TOML: {e}") from None
-    return parse(raw, str(p), base=p.parent)
+        m = re.search(r"\(at line (\d+), column (\d+)\)", str(e))
+        what = str(e).split(" (at ")[0]
+        if not m:
+            raise ConfigError(f"{p}: not valid TOML: {e}; compare with fleet.example.toml") from None
+        line, col = int(m.group(1)), int(m.group(2))
+        raise ConfigError(f"{p}:{_where(text, line)} not valid TOML at line {line}, column {col}: {what}; "
+                          "strings need quotes, tables [brackets] (compare with fleet.example.toml)") from None
+    except RecursionError:
+        raise ConfigError(f"{p}: arrays or inline tables are nested too deeply to read; headroom's keys need "
+                          "at most two levels (compare with fleet.example.toml)") from None
+    except ValueError:  # tomllib's int() refuses integers of more than 4300 digits
+        m = re.search(r"\d{4300}", text)
+        line = text.count("\n", 0, m.start()) + 1 if m else 0
+        raise ConfigError(f"{p}:{_where(text, line)} a number at line {line} has thousands of digits; "
+                          "write a number headroom allows (see fleet.example.toml)") from None
+
+
+def _where(text: str, line: int) -> str:
+    """' [table.key]' for a line of a TOML text, as well as a broken document lets us tell; '' if unknown."""
+    lines = text.split("\n")
+    if not 1 <= line <= len(lines):
+        return ""
+    table = ""
+    seen: dict[str, int] = {}
+    for ln in lines[:line - 1]:
+        h = re.match(r"\s*(\[\[?)\s*([\w.-]+)\s*\]\]?\s*(#.*)?$", ln)
+        if h:
+            name = h.group(2)
+            if h.group(1) == "[[":
+                seen[name] = seen.get(name, 0) + 1
+                name = f"{name}[{seen[name] - 1}]"
+            table = name
+    k = re.match(r"\s*([\w.-]+)\s*=", lines[line - 1])
+    key = ".".join(x for x in (table, k.group(1) if k else "") if x)
+    return f" [{key}]" if key else ""
 
 
 def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -> Settings:
@@ -153,17 +315,21 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
         "collection": "a table", "retention": "a table", "targets": "an array of tables [[targets]]",
     })
     store = _Reader(file, top.get("store", dict, {}), "store", {"path": "a file path string"})
-    store_path = Path(store.get("path", str, "headroom.db"))
+    path_text = store.get("path", str, "headroom.db")
+    if not path_text or "\0" in path_text:
+        store.fail("path", f"must be a file path like \"headroom.db\", got {path_text!r}")
+    store_path = Path(path_text)
     if not store_path.is_absolute():
         store_path = base / store_path
+    _check_store_path(store, store_path)
 
+    depth_rule = _rules(Grouping)["prefix_depth"]
     g = _Reader(file, top.get("grouping", dict, {}), "grouping", {
-        "prefix_depth": "an integer from 1 to 5", "delimiters": "a non-empty string of delimiter characters",
+        "prefix_depth": depth_rule[0].describe(depth_rule[1]),
+        "delimiters": "a non-empty string of delimiter characters",
         "prefix_rules": "an array of tables with prefix and group", "tag_keys": "a list of tag key strings",
     })
-    depth = g.get("prefix_depth", int, 1)
-    if not 1 <= depth <= 5:
-        g.fail("prefix_depth", f"must be an integer from 1 to 5, got {depth}")
+    depth = {"prefix_depth": g.number("prefix_depth", *depth_rule)} if "prefix_depth" in g.table else {}
     delimiters = g.get("delimiters", str, "-_")
     if not delimiters:
         g.fail("delimiters", "must be a non-empty string of delimiter characters, e.g. \"-_\"")
@@ -176,40 +342,33 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
         if not prefix or not group:
             rr.fail("prefix", "prefix and group must be non-empty strings")
         rules.append(PrefixRule(prefix, group))
-    grouping = Grouping(depth, delimiters, tuple(sorted(rules, key=lambda r: -len(r.prefix))), g.strings("tag_keys"))
+    grouping = Grouping(delimiters=delimiters, prefix_rules=tuple(sorted(rules, key=lambda r: -len(r.prefix))),
+                        tag_keys=g.strings("tag_keys"), **depth)
 
     th_raw = top.get("thresholds", dict, {})
     th = _Reader(file, th_raw, "thresholds", {k: "a table {warn = N, critical = N}" for k in DEFAULT_THRESHOLDS})
     thresholds = dict(DEFAULT_THRESHOLDS)
-    for name, value in th_raw.items():
-        t = _Reader(file, th.get(name, dict), f"thresholds.{name}", {"warn": "a number >= 0", "critical": "a number >= 0"})
+    for name in th_raw:
+        want = THRESHOLD_RULE.describe(False)
+        t = _Reader(file, th.get(name, dict), f"thresholds.{name}", {"warn": want, "critical": want})
         d = DEFAULT_THRESHOLDS[name]
-        warn, crit = t.number("warn", d.warn, 0), t.number("critical", d.critical, 0)
+        warn = t.number("warn", THRESHOLD_RULE, False) if "warn" in t.table else float(d.warn)
+        crit = t.number("critical", THRESHOLD_RULE, False) if "critical" in t.table else float(d.critical)
         if warn > crit:
-            t.fail("warn", f"must not exceed critical ({warn} > {crit})")
+            t.fail("warn", f"must not exceed critical ({_num(warn)} > {_num(crit)}); lower warn or raise critical")
         thresholds[name] = Threshold(float(warn), float(crit))
 
-    c = _Reader(file, top.get("collection", dict, {}), "collection", {
-        "interval_seconds": "an integer >= 60", "backfill_hours": "an integer from 0 to 360 (CloudWatch keeps 1-minute data 15 days)",
-        "backfill_days": "an integer from 0 to 455", "overlap_minutes": "an integer from 0 to 180",
-        "inventory_refresh_minutes": "an integer >= 1", "max_workers": "an integer from 1 to 32",
-        "detail_workers": "an integer from 1 to 16",
-        "max_attempts": "an integer from 1 to 20",
-    })
-    collection = Collection(
-        int(c.number("interval_seconds", 60, 60)), int(c.number("backfill_hours", 24, 0, 360)),
-        int(c.number("backfill_days", 7, 0, 455)), int(c.number("overlap_minutes", 10, 0, 180)),
-        int(c.number("inventory_refresh_minutes", 60, 1)), int(c.number("max_workers", 4, 1, 32)),
-        int(c.number("detail_workers", 4, 1, 16)),
-        int(c.number("max_attempts", 5, 1, 20)),
-    )
-    for k in c.table:
-        if not isinstance(c.table[k], int):
-            c.fail(k, f"must be {c.allowed[k]}, got {c.table[k]!r}")
+    c, values = _numbers(file, top.get("collection", dict, {}), "collection", Collection)
+    collection = Collection(**values)
+    if collection.max_age_seconds <= collection.interval_seconds:
+        c.fail("max_age_seconds", f"must be more than interval_seconds ({collection.interval_seconds}), got "
+                                  f"{collection.max_age_seconds}; leave it out for 3 x interval_seconds")
+    if collection.deadline_seconds > collection.interval_seconds:
+        c.fail("deadline_seconds", f"must be at most interval_seconds ({collection.interval_seconds}), got "
+                                   f"{collection.deadline_seconds}; leave it out for interval_seconds - 10")
 
-    r = _Reader(file, top.get("retention", dict, {}), "retention", {
-        "raw_days": "a number of days > 0", "five_minute_days": "a number of days > 0", "hourly_days": "a number of days > 0"})
-    retention = Retention(r.number("raw_days", 3, 0.05), r.number("five_minute_days", 30, 0.05), r.number("hourly_days", 455, 0.05))
+    r, values = _numbers(file, top.get("retention", dict, {}), "retention", Retention)
+    retention = Retention(**values)
     if not retention.raw_days <= retention.five_minute_days <= retention.hourly_days:
         r.fail("raw_days", "must be <= five_minute_days <= hourly_days")
 
@@ -249,3 +408,58 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
 
     return Settings(Path(file) if file != "<config>" else None, store_path, tuple(targets), grouping,
                     thresholds, collection, retention)
+
+
+def _check_store_path(r: _Reader, path: Path) -> None:
+    """Refuse a store path that can never be created, now rather than at the first cycle."""
+    try:
+        if stat.S_ISDIR(os.stat(path).st_mode):
+            r.fail("path", f"{path} is a directory; name a file in it, e.g. {path / 'headroom.db'}")
+        return
+    except (FileNotFoundError, NotADirectoryError):
+        pass  # the parents say why
+    except OSError as e:
+        r.fail("path", f"{path} cannot be used ({e.strerror}); choose another path")
+    for parent in path.parents:
+        try:
+            mode = os.stat(parent).st_mode
+        except FileNotFoundError:
+            continue  # created with the store
+        except OSError as e:
+            r.fail("path", f"{path} cannot be created: {parent}: {e.strerror}; choose another path")
+        if not stat.S_ISDIR(mode):
+            r.fail("path", f"{path} cannot be created: {parent} is a file, not a directory; choose a path "
+                           "in a directory")
+        return
+
+
+def _toml_str(s: str) -> str:
+    esc = {'"': '\\"', "\\": "\\\\"}
+    return '"' + "".join(esc.get(ch) or (ch if " " <= ch != "\x7f" else f"\\u{ord(ch):04x}") for ch in s) + '"'
+
+
+def _toml_value(v: Any) -> str:
+    if isinstance(v, str):
+        return _toml_str(v)
+    if isinstance(v, (tuple, list)):
+        return "[" + ", ".join(_toml_value(x) for x in v) + "]"
+    return repr(v)  # int or finite float: Python's repr is valid TOML for both
+
+
+def dump(s: Settings) -> str:
+    """Settings -> fleet.toml text that load() reads back equal (the store path written as resolved)."""
+    out = ["[store]", f"path = {_toml_str(str(s.store_path))}", "", "[grouping]"]
+    g = s.grouping
+    out += [f"prefix_depth = {g.prefix_depth}", f"delimiters = {_toml_str(g.delimiters)}",
+            f"tag_keys = {_toml_value(g.tag_keys)}"]
+    for rule in g.prefix_rules:
+        out += ["", "[[grouping.prefix_rules]]", f"prefix = {_toml_str(rule.prefix)}",
+                f"group = {_toml_str(rule.group)}"]
+    for name, obj in (("collection", s.collection), ("retention", s.retention)):
+        out += ["", f"[{name}]"] + [f"{f.name} = {_toml_value(getattr(obj, f.name))}" for f in fields(obj)]
+    out += ["", "[thresholds]"] + [f"{k} = {{ warn = {t.warn!r}, critical = {t.critical!r} }}"
+                                   for k, t in s.thresholds.items()]
+    for t in s.targets:
+        out += ["", "[[targets]]"] + [f"{f.name} = {_toml_value(getattr(t, f.name))}" for f in fields(t)
+                                      if getattr(t, f.name) is not None]
+    return "\n".join(out) + "\n"
