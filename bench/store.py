@@ -36,7 +36,7 @@ import numpy as np  # noqa: E402
 import collectors  # noqa: E402
 from collectors import history, review  # noqa: E402
 from collectors.config import DEFAULT_THRESHOLDS, Retention  # noqa: E402
-from collectors.model import AccountInfo, FunctionInfo, Point, QueueDepth, TargetResult  # noqa: E402
+from collectors.model import AccountInfo, FunctionInfo, Point, QueueDepth, TargetResult, cover_everything  # noqa: E402
 from collectors.store import Store  # noqa: E402
 
 ACCOUNT, REGION, TARGET = "123456789012", "us-east-1", "prod"
@@ -124,7 +124,8 @@ class Activity:
 
 def chunk(points: list[Point], start: int, end: int, now: float) -> TargetResult:
     r = TargetResult(TARGET, REGION, ACCOUNT, now, finished_at=now)
-    r.points, r.coverage = points, [(start, end)]
+    r.points = points
+    r.coverage = cover_everything(r, start, end)
     return r
 
 
@@ -186,7 +187,8 @@ def run(n: int, days: float, rep: int, tmp: Path, quick: bool, reads_before: boo
         st = Store(p)
         cid = st.begin_cycle(now)
         inv = inventory(n, now)
-        inv.points, inv.coverage = backfill_pts, [(now - 86400, now)]
+        inv.points = backfill_pts
+        inv.coverage = cover_everything(inv, now - 86400, now)
         times.append(timed(lambda: st.write_target(cid, inv))[0])
         st.close()
         p.unlink()
@@ -221,7 +223,8 @@ def run(n: int, days: float, rep: int, tmp: Path, quick: bool, reads_before: boo
         end = now + 60 * (k + 1)
         pts = act.points(end - 11 * 60, end)   # the 10-minute overlap + the new minute, re-read each cycle
         r = inventory(n, end)
-        r.points, r.coverage = pts, [(end - 11 * 60, end)]
+        r.points = pts
+        r.coverage = cover_everything(r, end - 11 * 60, end)
         cid = store.begin_cycle(end)
         times.append(timed(lambda: store.write_target(cid, r))[0])
         store.end_cycle(cid, end)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 import sqlite3
 import sys
@@ -13,7 +14,7 @@ from . import config, iam, review
 from .pipeline import CycleReport, run_cycle
 from .store import Store, StoreError
 
-EXIT = {"ok": 0, "warn": 1, "critical": 2}
+EXIT = {"ok": 0, "warn": 1, "critical": 2, "unknown": 3}
 EXIT_ERROR = 3
 PRICE_PER_1000_METRICS = 0.01  # GetMetricData, outside the free tier
 
@@ -35,6 +36,8 @@ def _fmt(v: Any, unit: str = "") -> str:
 
 
 def _target_line(r: Any) -> str:
+    if r.account is None and r.deadline_hit:
+        return f"{r.target} {r.region}: abandoned at the cycle's deadline (a call hung or AWS is slow)"
     if r.account is None:
         return f"{r.target} {r.region}: not collected ({r.errors[0].code}), {r.finished_at - r.started_at:.1f} s"
     who = f"{r.target} {r.region} {r.account}"
@@ -42,6 +45,14 @@ def _target_line(r: Any) -> str:
     errs = f"{len(r.errors)} error(s)" if r.errors else "ok"
     return (f"{who}: {fns} functions, {r.series:,} series, {r.api_calls:,} API calls, "
             f"{r.metric_queries:,} metrics requested, {errs}, {r.finished_at - r.started_at:.1f} s")
+
+
+def _freshness(t: review.TargetReview) -> str:
+    h = t.health
+    if h is None or h.data_end is None:
+        return ", no data yet"
+    return f", data up to {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(h.data_end))}" + \
+        (" — STALE" if h.stale else "")
 
 
 def _summary(report: CycleReport, interval: int | None) -> list[str]:
@@ -78,28 +89,44 @@ def cmd_collect(args: argparse.Namespace) -> int:
             for line in _summary(report, interval or settings.collection.interval_seconds):
                 print(line, flush=True)
             if not interval:
-                return EXIT_ERROR if report.errors else 0
+                code = EXIT_ERROR if report.errors else 0
+                if report.abandoned:
+                    # a hung call's thread would keep the process alive until it gives up: its target is
+                    # recorded as timed out and everything else is stored, so leave now
+                    sys.stdout.flush()
+                    sys.stderr.flush()
+                    os._exit(code)
+                return code
         time.sleep(max(0.0, interval - (time.time() - t0)))
 
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     store = Store(settings.store_path, readonly=True)
-    start, end = review.window(time.time(), args.window)
-    rv = review.review(store, start, end, settings.thresholds, args.group_by)
-    if not rv.targets:
-        print(f"{settings.store_path}: no data collected yet; run `python -m collectors collect --config "
-              f"{args.config}` first", file=sys.stderr)
-        return EXIT_ERROR
+    now = time.time()
+    start, end = review.window(now, args.window)
+    rv = review.review(store, start, end, settings.thresholds, args.group_by, now=now,
+                       expected=[(t.name, r) for t in settings.targets for r in t.regions],
+                       max_age_s=settings.collection.max_age_seconds)
     print(rv.to_json() if args.format == "json" else render_table(rv))
-    return EXIT_ERROR if rv.errors else EXIT[rv.status]
+    return exit_code(rv)
+
+
+def exit_code(rv: review.Review) -> int:
+    """2 critical (known trouble comes first), 3 unknown or collection errors, 1 warn, 0 ok."""
+    if rv.status == "critical":
+        return EXIT["critical"]
+    return EXIT_ERROR if rv.errors or rv.status == "unknown" else EXIT[rv.status]
 
 
 def render_table(rv: review.Review) -> str:
     out = []
     for t in rv.targets:
-        out.append(f"== {t.target} {t.account} {t.region}: {t.status.upper()} "
-                   f"(window collected {100 * t.coverage_ratio:.0f} %)")
+        out.append(f"== {t.target} {t.account or '(account unknown)'} {t.region}: {t.status.upper()} "
+                   f"(window collected {100 * t.coverage_ratio:.0f} %{_freshness(t)})")
+        if t.account is None:
+            out.extend(f"  {f.severity.upper():8} {f.message}" for f in t.findings)
+            continue
         out.append(f"  concurrency   limit {_fmt(t.concurrency_limit)}, peak {_fmt(t.peak_concurrency)}, "
                    f"peak claimed {_fmt(t.peak_claimed_concurrency)}, headroom {_fmt(t.concurrency_headroom)}"
                    f" ({_fmt(t.concurrency_headroom_pct, ' %')})")

@@ -31,3 +31,13 @@ def to_error(e: BaseException, source: str, api: str) -> CollectError:
         code, message = type(e).__name__, str(e)
     hint = HINTS.get(code)
     return CollectError(source, api, code, f"{message} ({hint})" if hint else message)
+
+
+def summarise(errors: list[CollectError]) -> list[CollectError]:
+    """Errors of one kind (source, API, code) from many resources as one, with a count and an example:
+    a denied SQS over 200 queues is one line, not 200."""
+    groups: dict[tuple[str, str, str], list[CollectError]] = {}
+    for e in errors:
+        groups.setdefault((e.source, e.api, e.code), []).append(e)
+    return [es[0] if len(es) == 1 else CollectError(*key, f"{len(es)} times, e.g. {es[0].message}")
+            for key, es in groups.items()]

@@ -30,9 +30,14 @@ def timeseries(store: Store, account: str, region: str, metric: str, start: int,
     align = bucket_start or (lambda ts: int(ts) // step * step)
     where, params = ["s.account = ?", "s.region = ?", "s.metric = ?", "p.ts >= ?", "p.ts < ?"], \
         [account, region, metric, start, end]
+    subjects: Sequence[str] = ("",)
+    if m.scope != "account":
+        subjects = list(dims) if dims is not None else [r[0] for r in store.query(
+            "SELECT name FROM functions WHERE account = ? AND region = ?", (account, region))]
+    ranges = store.coverage(account, region, start, end, m.scope, subjects)
     if dims is not None:
         if not dims:
-            return _fill({}, store, account, region, start, end, step, align)
+            return _fill({}, [], start, end, step, align)
         where.append(f"s.dim IN ({','.join('?' * len(dims))})")
         params.extend(dims)
     if resource is not None:
@@ -45,12 +50,13 @@ def timeseries(store: Store, account: str, region: str, metric: str, start: int,
     for ts, v in rows:
         b = align(ts)
         buckets[b] = buckets.get(b, 0.0) + v if m.rollup == "sum" else max(buckets.get(b, v), v)
-    return _fill(buckets, store, account, region, start, end, step, align)
+    return _fill(buckets, ranges, start, end, step, align)
 
 
-def _fill(buckets: dict[int, float], store: Store, account: str, region: str, start: int, end: int, step: int,
+def _fill(buckets: dict[int, float], ranges: list[tuple[int, int]], start: int, end: int, step: int,
           align) -> list[tuple[int, float | None]]:
-    ranges = store.coverage(account, region, start, end)
+    """Each bucket's value; 0.0 where the bucket was collected (for every series asked) and had no
+    point; None where it was not collected."""
     out = []
     b = align(start)
     while b < end:

@@ -64,22 +64,44 @@ def request(batch: list[Query], period: int) -> list[dict[str, Any]]:
         "Period": period, "Stat": q.metric.stat}} for i, q in enumerate(batch)]
 
 
-def fetch(cloudwatch: Any, queries: list[Query], start: int, end: int, period: int,
-          ) -> tuple[list[Point], list[CollectError], bool]:
-    """Read [start, end) at `period` in batches of 500, following NextToken.
+Subject = tuple[str, str]   # (coverage scope, dim): the unit coverage is recorded for
 
-    Returns (points, errors, complete). Zeros are not stored: inside a covered window an absent
-    point means idle. `complete` is False if any batch failed or stayed partial, so the caller
-    does not mark the window as covered (it is re-read next cycle).
+
+def subject(q: Query) -> Subject:
+    """The coverage subject a query belongs to: ("account", ""), ("function", f), ("alias", f) or ("queue", q)."""
+    return (q.metric.scope, "" if q.metric.scope == "account" else q.dim)
+
+
+def pack(queries: Iterable[Query], limit: int = MAX_QUERIES) -> list[list[Query]]:
+    """Batches of at most `limit` queries in which one subject's queries are never split, so a failed
+    call leaves whole subjects unread (their windows unknown), never half a function."""
+    by_subject: dict[Subject, list[Query]] = {}
+    for q in queries:
+        by_subject.setdefault(subject(q), []).append(q)
+    batches: list[list[Query]] = []
+    for qs in by_subject.values():
+        if batches and len(batches[-1]) + len(qs) <= limit:
+            batches[-1].extend(qs)
+        else:
+            batches.append(list(qs))
+    return batches
+
+
+def fetch(cloudwatch: Any, batches: list[list[Query]], start: int, end: int, period: int,
+          ) -> tuple[list[Point], list[CollectError], set[Query]]:
+    """Read [start, end) at `period`, one GetMetricData call per batch, following NextToken.
+
+    Returns (points, errors, incomplete): the queries whose batch failed or came back partial.
+    Zeros are not stored: inside a covered window an absent point means idle. The caller records
+    coverage only for subjects none of whose queries is incomplete; the rest is re-read next cycle.
     """
     start, end = align(start, period), align(end, period)
     points: list[Point] = []
     errors: list[CollectError] = []
-    complete = True
+    incomplete: set[Query] = set()
     if end <= start:
-        return points, errors, True
-    for b in range(0, len(queries), MAX_QUERIES):
-        batch = queries[b:b + MAX_QUERIES]
+        return points, errors, incomplete
+    for batch in batches:
         status: dict[str, str] = {}
         try:
             for r in _pages(cloudwatch, request(batch, period), start, end):
@@ -89,15 +111,21 @@ def fetch(cloudwatch: Any, queries: list[Query], start: int, end: int, period: i
                     if v:
                         points.append(Point(q.metric.key, q.dim, q.resource, align(ts.timestamp(), period), v, period))
         except AWS_ERRORS as e:
-            complete = False
+            incomplete.update(batch)
             errors.append(to_error(e, "metrics", "cloudwatch:GetMetricData"))
             continue
-        bad = sorted({s for s in status.values() if s != "Complete"})
+        bad = {i: s for i, s in status.items() if s != "Complete"}
+        missing = [q for i, q in enumerate(batch) if f"q{i}" not in status]
+        incomplete.update(batch[int(i[1:])] for i in bad)
+        incomplete.update(missing)
         if bad:
-            complete = False
-            errors.append(CollectError("metrics", "cloudwatch:GetMetricData", bad[0],
-                                       f"{sum(s != 'Complete' for s in status.values())} series came back {bad[0]}"))
-    return points, errors, complete
+            code = sorted(set(bad.values()))[0]
+            errors.append(CollectError("metrics", "cloudwatch:GetMetricData", code,
+                                       f"{len(bad)} series came back {code}"))
+        if missing:
+            errors.append(CollectError("metrics", "cloudwatch:GetMetricData", "MissingResults",
+                                       f"{len(missing)} series were not answered"))
+    return points, errors, incomplete
 
 
 def _pages(cloudwatch: Any, queries: list[dict[str, Any]], start: int, end: int) -> Iterator[dict[str, Any]]:

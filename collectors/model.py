@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Literal
 
 
 @dataclass
@@ -76,6 +77,33 @@ class Point:
     period: int = 60
 
 
+CoverageScope = Literal["account", "function", "alias", "queue"]
+
+
+@dataclass(frozen=True)
+class Covered:
+    """[start, end) was asked of CloudWatch for every series of one subject, and answered in full.
+
+    A subject is what one query plan covers as a unit: the account's own series ("account", ""),
+    one function's series ("function", name), its provisioned aliases' series ("alias", name) or a
+    queue's ("queue", name). Inside a covered range a missing point is a real zero; outside, unknown.
+    """
+    scope: CoverageScope
+    dim: str
+    start: int
+    end: int
+
+
+def cover_everything(r: "TargetResult", start: int, end: int) -> list[Covered]:
+    """Coverage of [start, end) for every subject a result holds (seeds and benchmarks; the
+    collector records coverage subject by subject, as CloudWatch answers)."""
+    out = [Covered("account", "", start, end)]
+    out += [Covered("function", f.name, start, end) for f in r.functions or []]
+    out += [Covered("alias", f, start, end) for f in sorted({p.function for p in r.provisioned or []})]
+    out += [Covered("queue", q.name, start, end) for q in r.queues or [] if q.visible is not None]
+    return out
+
+
 @dataclass
 class TargetResult:
     target: str
@@ -88,7 +116,8 @@ class TargetResult:
     provisioned: list[ProvisionedConfig] | None = None
     queues: list[QueueDepth] | None = None
     points: list[Point] = field(default_factory=list)
-    coverage: list[tuple[int, int]] = field(default_factory=list)  # metric windows fully read
+    coverage: list[Covered] = field(default_factory=list)  # per subject: metric windows fully read
+    deadline_hit: bool = False   # the cycle's deadline cut this target short
     errors: list[CollectError] = field(default_factory=list)
     api_calls: int = 0
     metric_queries: int = 0   # metrics requested from GetMetricData (what CloudWatch bills)

@@ -10,25 +10,38 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from .config import Threshold
 from .store import Store, union_points
 
 UNRESERVED_FLOOR = 100  # Lambda keeps at least this much concurrency unreserved
-SEVERITY = {"ok": 0, "warn": 1, "critical": 2}
+# unknown ranks above warn: what is not known may be critical; a known critical still comes first.
+SEVERITY = {"ok": 0, "warn": 1, "unknown": 2, "critical": 3}
+DEFAULT_MAX_AGE_S = 180
 
 
 @dataclass
 class Finding:
-    severity: str          # warn | critical
-    kind: str              # the threshold name, e.g. "throttles"
-    account: str
+    severity: str          # warn | critical | unknown
+    kind: str              # the threshold name (e.g. "throttles"), or for unknowns: stale, not_collected, incomplete
+    account: str | None
     region: str
     subject: str           # "account", a function name or a queue name
-    value: float
+    value: float | None
     limit: float | None
     message: str
+
+
+@dataclass
+class Health:
+    """How fresh and how complete one (target, region)'s data is."""
+    last_attempt: float | None     # when the collector last tried it
+    last_success: float | None     # the last attempt without any error
+    listed_at: float | None        # the last complete function listing
+    data_end: int | None           # the end of its newest collected metric window
+    stale: bool                    # data_end older than max_age (or never collected)
+    errors: list[dict[str, Any]]   # the last attempt's errors
 
 
 @dataclass
@@ -38,8 +51,8 @@ class FunctionReview:
     tags: dict[str, str]
     runtime: str | None
     memory_mb: int | None
-    reserved_concurrency: int | None
-    provisioned: int
+    reserved_concurrency: int | None   # None: none set (config_known) or unknown (not config_known)
+    provisioned: int | None            # None: unknown
     peak_concurrency: float | None
     invocations: float | None
     errors: float | None
@@ -58,6 +71,10 @@ class FunctionReview:
     on_failure_arn: str | None
     on_failure_messages: int | None
     status: str = "ok"
+    config_known: bool = True          # reserved, provisioned and destination were read (detail_at)
+    config_read_at: float | None = None
+    coverage_ratio: float = 0.0        # share of the window its metrics were collected for
+    metrics_known: str = "complete"    # complete | partial | none (see known_figure)
 
 
 @dataclass
@@ -69,7 +86,7 @@ class GroupReview:
     invocations: float | None
     errors: float | None
     throttles: float | None
-    reserved_total: int
+    reserved_total: int | None
     async_events_dropped: float | None
     dlq_messages: int | None
     status: str = "ok"
@@ -78,7 +95,7 @@ class GroupReview:
 @dataclass
 class TargetReview:
     target: str
-    account: str
+    account: str | None                 # None: never reached (no credentials, STS refused)
     region: str
     updated_at: float | None
     coverage_ratio: float             # share of the window that was collected (0-1)
@@ -90,8 +107,8 @@ class TargetReview:
     peak_unreserved_concurrency: float | None
     concurrency_headroom: float | None      # limit - max(peak claimed, peak concurrency)
     concurrency_headroom_pct: float | None  # of the limit, 0-100
-    reserved_total: int
-    provisioned_total: int
+    reserved_total: int | None          # None: some functions' reserved concurrency is unknown and none is known
+    provisioned_total: int | None
     code_storage_used_bytes: int | None
     code_storage_limit_bytes: int | None
     function_count: int | None
@@ -103,6 +120,9 @@ class TargetReview:
     provisioned_spillover: float | None
     dlq_messages: int | None
     status: str
+    health: Health | None = None
+    functions_unknown: int = 0          # functions whose metrics were not collected over the whole window
+    config_unknown: int = 0             # functions whose reserved/provisioned/destination is unknown
     functions: list[FunctionReview] = field(default_factory=list)
     groups: list[GroupReview] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
@@ -115,7 +135,7 @@ class Review:
     status: str
     targets: list[TargetReview]
     findings: list[Finding]
-    errors: list[dict[str, Any]]   # the latest cycle's collection errors
+    errors: list[dict[str, Any]]   # each target's latest collection errors
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -139,8 +159,27 @@ def grade(value: float | None, t: Threshold) -> str:
     return "critical" if value >= t.critical else "warn" if value >= t.warn else "ok"
 
 
-def _covered(store: Store, account: str, region: str, start: int, end: int) -> int:
-    return sum(e - s for s, e in store.coverage(account, region, start, end))
+Known = Literal["complete", "partial", "none"]
+
+
+def known_figure(value: float | None, known: Known) -> float | None:
+    """A figure as far as it is known: exact over a fully collected window (0 is a real zero); over a
+    partly collected one the value is a floor, kept when above 0 (at least this much happened) and
+    unknown when 0 (the quiet part may be the part not read); unknown when nothing was collected."""
+    if known == "complete":
+        return value or 0.0
+    if known == "partial" and value:
+        return value
+    return None
+
+
+def known_sum(values: Iterable[float | None]) -> float | None:
+    """Sum of figures: exact when all are known, else the known part when above 0, else unknown."""
+    vals = list(values)
+    k = [v for v in vals if v is not None]
+    if len(k) == len(vals):
+        return float(sum(k)) if vals else 0.0
+    return float(sum(k)) if sum(k) else None
 
 
 def _aggregates(store: Store, account: str, region: str, start: int, end: int) -> dict[tuple[str, str, str], tuple[float, float]]:
@@ -169,35 +208,83 @@ def group_peaks(store: Store, account: str, region: str, kind: str, start: int, 
     return {r[0]: r[1] for r in rows}
 
 
-def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold],
-           group_kind: str = "prefix") -> Review:
-    """The review of every stored (account, region) over [start, end)."""
-    targets = []
-    for acc in store.query("SELECT * FROM accounts ORDER BY account, region"):
-        targets.append(_target(store, dict(acc), start, end, thresholds, group_kind))
+def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold], group_kind: str = "prefix",
+           *, now: float | None = None, expected: Iterable[tuple[str, str]] = (),
+           max_age_s: float = DEFAULT_MAX_AGE_S) -> Review:
+    """The review of every (target, region) over [start, end): those `expected` (the config's) and those
+    the store has met. A configured target with no data is listed as unknown with its last errors; data
+    older than `max_age_s` at `now` (default: the window's end) is stale, and stale is unknown."""
+    now = end if now is None else now
+    health = {(h["target"], h["region"]): h for h in store.health()}
+    accounts = {(a["target"], a["region"]): dict(a) for a in store.query("SELECT * FROM accounts")}
+    keys = sorted(set(expected) | health.keys() | accounts.keys())
+    targets = [_target(store, key, health.get(key), accounts.get(key), start, end, now, thresholds, group_kind,
+                       max_age_s) for key in keys]
     findings = sorted((f for t in targets for f in t.findings),
-                      key=lambda f: (-SEVERITY[f.severity], f.account, f.region, f.kind, f.subject))
-    errors = latest_errors(store)
+                      key=lambda f: (-SEVERITY[f.severity], f.account or "", f.region, f.kind, f.subject))
+    errors = [e for t in targets for e in (t.health.errors if t.health else [])]
     status = worst(*(t.status for t in targets))
     return Review(start, end, status, targets, findings, errors)
 
 
 def latest_errors(store: Store) -> list[dict[str, Any]]:
-    """Errors of the latest finished cycle (what is failing now)."""
-    row = store.query("SELECT MAX(id) FROM cycles WHERE finished_at IS NOT NULL")
-    if not row or row[0][0] is None:
-        return []
+    """Errors of each (target, region)'s latest attempt (what is failing now)."""
     return [dict(r) for r in store.query(
-        "SELECT target, region, account, source, api, code, message, at FROM errors WHERE cycle_id = ? "
-        "ORDER BY target, region, source", (row[0][0],))]
+        "SELECT e.target, e.region, e.account, e.source, e.api, e.code, e.message, e.at FROM errors e "
+        "JOIN target_health h ON h.target = e.target AND h.region = e.region AND h.last_cycle = e.cycle_id "
+        "ORDER BY e.target, e.region, e.source")]
 
 
-def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[str, Threshold],
-            group_kind: str) -> TargetReview:
-    account, region = acc["account"], acc["region"]
-    covered = _covered(store, account, region, start, end)
-    known = covered > 0
+def _health(store: Store, h: dict[str, Any] | None, account: str | None, region: str, now: float,
+            max_age_s: float) -> Health:
+    errors = [] if h is None else [dict(r) for r in store.query(
+        "SELECT target, region, account, source, api, code, message, at FROM errors "
+        "WHERE cycle_id = ? AND target = ? AND region = ? ORDER BY source, api", (h["last_cycle"], h["target"], region))]
+    data_end = store.data_end(account, region) if account else None
+    return Health(last_attempt=h and h["last_attempt"], last_success=h and h["last_success"],
+                  listed_at=h and h["listed_at"], data_end=data_end,
+                  stale=data_end is None or now - data_end > max_age_s, errors=errors)
+
+
+def _why(errors: list[dict[str, Any]]) -> str:
+    if not errors:
+        return "no error recorded: is the collector running?"
+    e = errors[0]
+    more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
+    return f"{e['code']} on {e['api']}: {e['message']}{more}"
+
+
+def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: dict[str, Any] | None,
+            start: int, end: int, now: float, th: dict[str, Threshold], group_kind: str,
+            max_age_s: float) -> TargetReview:
+    target, region = key
+    account = (acc or {}).get("account") or (h or {}).get("account")
+    health = _health(store, h, account, region, now, max_age_s)
+    if account is None:   # never reached AWS: nothing is known but why
+        msg = f"{target} {region}: never collected: {_why(health.errors)}"
+        return TargetReview(
+            target=target, account=None, region=region, updated_at=None, coverage_ratio=0.0,
+            concurrency_limit=None, quota_concurrency=None, unreserved_limit=None, peak_concurrency=None,
+            peak_claimed_concurrency=None, peak_unreserved_concurrency=None, concurrency_headroom=None,
+            concurrency_headroom_pct=None, reserved_total=None, provisioned_total=None, code_storage_used_bytes=None,
+            code_storage_limit_bytes=None, function_count=None, invocations=None, throttles=None,
+            async_events_dropped=None, dead_letter_errors=None, destination_delivery_failures=None,
+            provisioned_spillover=None, dlq_messages=None, status="unknown", health=health,
+            findings=[Finding("unknown", "not_collected", None, region, "account", None, None, msg)])
+    acc = acc or {"account": account, "region": region, "target": target, "updated_at": None,
+                  "concurrency_limit": None, "unreserved_limit": None, "code_storage_limit": None,
+                  "code_storage_used": None, "function_count": None, "quota_concurrency": None}
     agg = _aggregates(store, account, region, start, end)
+    cov = store.covered_seconds(account, region, start, end)
+    span = end - start
+
+    def known(scope: str, dim: str = "") -> Known:
+        """complete: no hole in the window but a tail no older than max_age; partial: some; none."""
+        secs, last = cov.get((scope, dim), (0, None))
+        if not secs or last is None:
+            return "none"
+        tail = max(0, end - last)
+        return "complete" if span - secs - tail <= 0 and tail <= max_age_s else "partial"
 
     # Indexed once: a review asks ~12 figures per function, and scanning every series for each
     # one is O(functions x series).
@@ -207,17 +294,14 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
         by_metric[m].append((d, res, sm, mx))
         by_dim[(m, d)].append((res, sm, mx))
 
-    def total(metric: str, dim: str | None = None, resource: str | None = None) -> float | None:
-        """Sum over the window, over every matching series; None when nothing was collected."""
+    def total(metric: str, dim: str | None = None) -> float:
+        """Sum over the window over every matching series (0 without points: knownness is decided apart)."""
         if dim is None:
-            vals = [sm for _, res, sm, _ in by_metric.get(metric, ()) if resource is None or res == resource]
-        else:
-            vals = [sm for res, sm, _ in by_dim.get((metric, dim), ()) if resource is None or res == resource]
-        return sum(vals) if vals else (0.0 if known else None)
+            return sum(sm for _, _, sm, _ in by_metric.get(metric, ()))
+        return sum(sm for _, sm, _ in by_dim.get((metric, dim), ()))
 
-    def peak(metric: str, dim: str = "") -> float | None:
-        vals = [mx for _, _, mx in by_dim.get((metric, dim), ())]
-        return max(vals) if vals else (0.0 if known else None)
+    def peak(metric: str, dim: str = "") -> float:
+        return max((mx for _, _, mx in by_dim.get((metric, dim), ())), default=0.0)
 
     functions = store.functions(account, region)
     prov_rows = store.query("SELECT function, qualifier, requested, allocated FROM provisioned "
@@ -229,8 +313,11 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
                                                      (account, region))}
 
     def depth(arn: str | None) -> int | None:
+        """Messages waiting now; None when not read, not readable, or read longer ago than max_age."""
         q = queues.get(arn) if arn else None
-        return q["visible"] if q else None
+        if q is None or q["visible"] is None or now - q["updated_at"] > max_age_s:
+            return None
+        return q["visible"]
 
     findings: list[Finding] = []
 
@@ -243,19 +330,35 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
 
     fn_reviews = []
     for name, f in sorted(functions.items()):
-        spill = total("ProvisionedConcurrencySpilloverInvocations", name)
+        k = known("function", name)
+        config_known = f["detail_at"] is not None
+        if not config_known:
+            spill_known: Known = known("alias", name) if ("alias", name) in cov else "none"
+        elif prov_by_fn.get(name):
+            spill_known = known("alias", name)
+        else:
+            spill_known = "complete"   # no provisioned concurrency: nothing can spill over
+        spill = known_figure(total("ProvisionedConcurrencySpilloverInvocations", name), spill_known)
+        secs = cov.get(("function", name), (0, None))[0]
         fr = FunctionReview(
             name=name, groups=f["groups"], tags=f["tags"], runtime=f["runtime"], memory_mb=f["memory_mb"],
-            reserved_concurrency=f["reserved_concurrency"], provisioned=prov_by_fn.get(name, 0),
-            peak_concurrency=peak("ConcurrentExecutions", name), invocations=total("Invocations", name),
-            errors=total("Errors", name), throttles=total("Throttles", name),
-            async_events_dropped=total("AsyncEventsDropped", name), dead_letter_errors=total("DeadLetterErrors", name),
-            destination_delivery_failures=total("DestinationDeliveryFailures", name),
-            max_async_event_age_ms=peak("AsyncEventAge", name), max_duration_ms=peak("DurationMax", name),
+            reserved_concurrency=f["reserved_concurrency"] if config_known else None,
+            provisioned=prov_by_fn.get(name, 0) if config_known else None,
+            peak_concurrency=known_figure(peak("ConcurrentExecutions", name), k),
+            invocations=known_figure(total("Invocations", name), k),
+            errors=known_figure(total("Errors", name), k), throttles=known_figure(total("Throttles", name), k),
+            async_events_dropped=known_figure(total("AsyncEventsDropped", name), k),
+            dead_letter_errors=known_figure(total("DeadLetterErrors", name), k),
+            destination_delivery_failures=known_figure(total("DestinationDeliveryFailures", name), k),
+            max_async_event_age_ms=known_figure(peak("AsyncEventAge", name), k),
+            max_duration_ms=known_figure(peak("DurationMax", name), k),
             provisioned_spillover=spill, code_size_bytes=f["code_size"],
             code_size_all_versions_bytes=f["code_size_all_versions"], version_count=f["version_count"],
-            dlq_arn=f["dlq_arn"], dlq_messages=depth(f["dlq_arn"]), on_failure_arn=f["on_failure_arn"],
-            on_failure_messages=depth(f["on_failure_arn"]))
+            dlq_arn=f["dlq_arn"], dlq_messages=depth(f["dlq_arn"]),
+            on_failure_arn=f["on_failure_arn"] if config_known else None,
+            on_failure_messages=depth(f["on_failure_arn"]) if config_known else None,
+            config_known=config_known, config_read_at=f["detail_at"],
+            coverage_ratio=round(secs / span, 4) if span > 0 else 0.0, metrics_known=k)
         st = [check("throttles", name, fr.throttles, None, f"{name}: {_n(fr.throttles)} throttles"),
               check("async_events_dropped", name, fr.async_events_dropped, None,
                     f"{name}: {_n(fr.async_events_dropped)} async events dropped"),
@@ -269,29 +372,44 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
             st.append(check("function_concurrency", name, fr.peak_concurrency / fr.reserved_concurrency,
                             fr.reserved_concurrency, f"{name}: peak {_n(fr.peak_concurrency)} of "
                             f"{fr.reserved_concurrency} reserved"))
+        if k != "complete" or not config_known:
+            st.append("unknown")
         fr.status = worst(*st)
         fn_reviews.append(fr)
 
     # Dead-letter queues, once each however many functions feed them.
     for arn, q in sorted(queues.items()):
-        if q["visible"] is not None:
-            check("dlq_messages", q["name"], q["visible"], None, f"DLQ {q['name']}: {q['visible']} messages waiting")
+        d = depth(arn)
+        if d is not None:
+            check("dlq_messages", q["name"], d, None, f"DLQ {q['name']}: {d} messages waiting")
 
+    # The account's own series, and the fleet's totals (known when every listed function is).
+    ka = known("account")
+    listed = health.listed_at is not None
+    fn_states = [known("function", n) for n in functions]
+    fns_unknown = sum(x != "complete" for x in fn_states)
+    if not listed or (functions and all(x == "none" for x in fn_states)):
+        kf: Known = "none" if not any(x != "none" for x in fn_states) else "partial"
+    else:
+        kf = "complete" if fns_unknown == 0 else "partial"
     limit = acc["concurrency_limit"]
-    peak_conc, peak_claimed = peak("AccountConcurrentExecutions"), peak("ClaimedAccountConcurrency")
-    reserved_total = sum(f["reserved_concurrency"] or 0 for f in functions.values())
-    provisioned_total = sum(prov_by_fn.values())
+    peak_conc = known_figure(peak("AccountConcurrentExecutions"), ka)
+    peak_claimed = known_figure(peak("ClaimedAccountConcurrency"), ka)
+    config_unknown = sum(not fr.config_known for fr in fn_reviews)
+    reserved_total = _int(known_sum(fr.reserved_concurrency or 0 if fr.config_known else None for fr in fn_reviews))
+    provisioned_total = _int(known_sum(fr.provisioned for fr in fn_reviews))
     used = max((v for v in (peak_conc, peak_claimed) if v is not None), default=None)
     headroom = limit - used if limit and used is not None else None
-    readable = [q["visible"] for q in queues.values() if q["visible"] is not None]
-    dlq_messages = sum(readable) if readable or not queues else None
+    # a queue in another account or region is not readable from this target: not counted here
+    local = [arn for arn in queues if arn.split(":")[3:5] == [region, account]]
+    dlq_messages = _int(known_sum(depth(arn) for arn in local))
     st = []
     if limit:
         st.append(check("concurrency", "account", _ratio(peak_conc, limit), limit,
                         f"peak concurrency {_n(peak_conc)} of {limit} ({_pct(peak_conc, limit)})"))
         st.append(check("claimed_concurrency", "account", _ratio(peak_claimed, limit), limit,
                         f"peak claimed concurrency {_n(peak_claimed)} of {limit} ({_pct(peak_claimed, limit)})"))
-        if limit > UNRESERVED_FLOOR:
+        if limit > UNRESERVED_FLOOR and reserved_total is not None:
             st.append(check("reserved_allocation", "account", reserved_total / (limit - UNRESERVED_FLOOR),
                             limit - UNRESERVED_FLOOR, f"{reserved_total} reserved of the {limit - UNRESERVED_FLOOR} "
                             f"that may be reserved (limit {limit} less the {UNRESERVED_FLOOR} unreserved floor)"))
@@ -299,55 +417,87 @@ def _target(store: Store, acc: dict[str, Any], start: int, end: int, th: dict[st
         st.append(check("code_storage", "account", _ratio(acc["code_storage_used"], acc["code_storage_limit"]),
                         acc["code_storage_limit"], f"code storage {_gb(acc['code_storage_used'])} of "
                         f"{_gb(acc['code_storage_limit'])} ({_pct(acc['code_storage_used'], acc['code_storage_limit'])})"))
+
+    def unknown(kind: str, text: str, value: float | None = None) -> None:
+        findings.append(Finding("unknown", kind, account, region, "account", value, None, f"{target} {region}: {text}"))
+
+    if health.stale:
+        since = "never" if health.data_end is None else f"{(now - health.data_end) / 60:,.0f} min"
+        unknown("stale", f"stale: no data for {since} (max age {max_age_s / 60:,.0f} min): {_why(health.errors)}",
+                None if health.data_end is None else now - health.data_end)
+    elif ka != "complete":
+        unknown("incomplete", "account concurrency not collected for the whole window")
+    if acc["concurrency_limit"] is None:
+        unknown("incomplete", "account limits unknown (lambda:GetAccountSettings never answered)")
+    if not listed:
+        unknown("incomplete", "functions never listed (lambda:ListFunctions has not answered yet)")
+    elif fns_unknown and not health.stale:
+        unknown("incomplete", f"{fns_unknown:,} of {len(functions):,} functions' metrics not collected for the "
+                f"whole window", fns_unknown)
+    if config_unknown:
+        unknown("incomplete", f"reserved/provisioned concurrency unknown for {config_unknown:,} function(s) "
+                "(per-function calls failed)", config_unknown)
+    unread = len(local) - sum(depth(arn) is not None for arn in local)
+    if unread:
+        unknown("incomplete", f"{unread:,} dead-letter queue(s) not read within the max age", unread)
     status = worst(*st, *(f.status for f in fn_reviews), *(x.severity for x in findings))
 
-    groups = _groups(store, account, region, group_kind, start, end, fn_reviews, known)
+    groups = _groups(store, account, region, group_kind, start, end, fn_reviews)
     return TargetReview(
-        target=acc["target"], account=account, region=region, updated_at=acc["updated_at"],
-        coverage_ratio=round(covered / (end - start), 4) if end > start else 0.0,
+        target=target, account=account, region=region, updated_at=acc["updated_at"],
+        coverage_ratio=round(cov.get(("account", ""), (0, None))[0] / span, 4) if span > 0 else 0.0,
         concurrency_limit=limit, quota_concurrency=acc["quota_concurrency"], unreserved_limit=acc["unreserved_limit"],
         peak_concurrency=peak_conc, peak_claimed_concurrency=peak_claimed,
-        peak_unreserved_concurrency=peak("UnreservedConcurrentExecutions"),
-        concurrency_headroom=headroom, concurrency_headroom_pct=round(100 * headroom / limit, 2) if headroom is not None else None,
+        peak_unreserved_concurrency=known_figure(peak("UnreservedConcurrentExecutions"), ka),
+        concurrency_headroom=headroom,
+        concurrency_headroom_pct=round(100 * headroom / limit, 2) if headroom is not None and limit else None,
         reserved_total=reserved_total, provisioned_total=provisioned_total,
         code_storage_used_bytes=acc["code_storage_used"], code_storage_limit_bytes=acc["code_storage_limit"],
         function_count=acc["function_count"] if acc["function_count"] is not None else len(functions) or None,
-        invocations=total("Invocations"), throttles=total("Throttles"),
-        async_events_dropped=total("AsyncEventsDropped"), dead_letter_errors=total("DeadLetterErrors"),
-        destination_delivery_failures=total("DestinationDeliveryFailures"),
-        provisioned_spillover=total("ProvisionedConcurrencySpilloverInvocations"), dlq_messages=dlq_messages,
-        status=status, functions=fn_reviews, groups=groups, findings=findings)
+        invocations=known_figure(total("Invocations"), kf), throttles=known_figure(total("Throttles"), kf),
+        async_events_dropped=known_figure(total("AsyncEventsDropped"), kf),
+        dead_letter_errors=known_figure(total("DeadLetterErrors"), kf),
+        destination_delivery_failures=known_figure(total("DestinationDeliveryFailures"), kf),
+        provisioned_spillover=_spill_total(fn_reviews), dlq_messages=dlq_messages,
+        status=status, health=health, functions_unknown=fns_unknown, config_unknown=config_unknown,
+        functions=fn_reviews, groups=groups, findings=findings)
+
+
+def _spill_total(fns: list[FunctionReview]) -> float | None:
+    return known_sum(f.provisioned_spillover for f in fns)
+
+
+def _int(v: float | None) -> int | None:
+    return None if v is None else int(v)
 
 
 def _groups(store: Store, account: str, region: str, kind: str, start: int, end: int,
-            fns: list[FunctionReview], known: bool) -> list[GroupReview]:
+            fns: list[FunctionReview]) -> list[GroupReview]:
     members: dict[str, list[FunctionReview]] = defaultdict(list)
     for f in fns:
         if kind in f.groups:
             members[f.groups[kind]].append(f)
-    return group_totals(kind, members, group_peaks(store, account, region, kind, start, end), known)
+    return group_totals(kind, members, group_peaks(store, account, region, kind, start, end))
 
 
-def group_totals(kind: str, members: dict[str, list[FunctionReview]], peaks: dict[str, float | None],
-                 known: bool) -> list[GroupReview]:
-    """One GroupReview per group, by name: sums of the members' figures (None when all are unknown),
-    the group's summed-concurrency peak from `peaks` (0 when collected and idle), DLQs counted once."""
-    def total(vals: Iterable[float | None]) -> float | None:
-        k = [v for v in vals if v is not None]
-        return sum(k) if k else None
-
+def group_totals(kind: str, members: dict[str, list[FunctionReview]], peaks: dict[str, float]) -> list[GroupReview]:
+    """One GroupReview per group, by name: sums of the members' figures (exact when every member's is
+    known, a floor when some are unknown and the rest is above 0, else unknown), the group's peak of
+    summed per-minute concurrency from `peaks` (missing: no point) known as far as its members' metrics
+    are, DLQs and destinations counted once."""
     out = []
     for name, fs in sorted(members.items()):
         dlqs = {f.dlq_arn: f.dlq_messages for f in fs if f.dlq_arn} | \
                {f.on_failure_arn: f.on_failure_messages for f in fs if f.on_failure_arn}
-        peak = peaks.get(name)
+        ks = {f.metrics_known for f in fs}
+        state: Known = "complete" if ks == {"complete"} else "none" if ks == {"none"} else "partial"
+        reserved = known_sum(f.reserved_concurrency or 0 if f.config_known else None for f in fs)
         out.append(GroupReview(
-            kind=kind, name=name, function_count=len(fs),
-            peak_concurrency=peak if peak is not None else (0.0 if known else None),
-            invocations=total(f.invocations for f in fs), errors=total(f.errors for f in fs),
-            throttles=total(f.throttles for f in fs), reserved_total=sum(f.reserved_concurrency or 0 for f in fs),
-            async_events_dropped=total(f.async_events_dropped for f in fs),
-            dlq_messages=total(dlqs.values()) if dlqs else 0, status=worst(*(f.status for f in fs))))
+            kind=kind, name=name, function_count=len(fs), peak_concurrency=known_figure(peaks.get(name), state),
+            invocations=known_sum(f.invocations for f in fs), errors=known_sum(f.errors for f in fs),
+            throttles=known_sum(f.throttles for f in fs), reserved_total=_int(reserved),
+            async_events_dropped=known_sum(f.async_events_dropped for f in fs),
+            dlq_messages=_int(known_sum(dlqs.values())), status=worst(*(f.status for f in fs))))
     return out
 
 

@@ -8,6 +8,7 @@ range a missing point is a real zero (idle); outside it the value is unknown.
 from __future__ import annotations
 
 import json
+from collections import defaultdict
 import sqlite3
 import threading
 import time
@@ -18,7 +19,7 @@ from typing import Any
 
 from .catalogue import BY_KEY
 from .config import Retention
-from .model import TargetResult
+from .model import Covered, TargetResult
 
 RESOLUTIONS = (60, 300, 3600)
 
@@ -107,11 +108,70 @@ MIGRATIONS: list[str] = [
     """
     DROP VIEW points;
     """,
+    # 5: coverage per subject (the account's series, each function's, each alias set's, each queue's),
+    # not per (account, region): a window asked for the account but not for a function is unknown for
+    # that function. Old account-wide ranges are kept for the account's own series only; functions are
+    # re-read. And a health record per configured (target, region), whether or not it reached AWS.
+    """
+    CREATE TABLE series_coverage (
+        account TEXT NOT NULL, region TEXT NOT NULL, scope TEXT NOT NULL, dim TEXT NOT NULL,
+        start INTEGER NOT NULL, end INTEGER NOT NULL,
+        PRIMARY KEY (account, region, scope, dim, start)
+    ) WITHOUT ROWID;
+    INSERT INTO series_coverage SELECT account, region, 'account', '', start, end FROM coverage;
+    DROP TABLE coverage;
+    CREATE TABLE target_health (
+        target TEXT NOT NULL, region TEXT NOT NULL, account TEXT,
+        last_attempt REAL NOT NULL, last_success REAL, listed_at REAL, last_cycle INTEGER NOT NULL,
+        PRIMARY KEY (target, region)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 # Late or re-read datapoints replace what the same cycle window said; rollups combine.
 _UPSERT_REPLACE = "INSERT INTO points_{r}(series_id, ts, value) VALUES (?, ?, ?) " \
                   "ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value"
+
+
+def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, non-overlapping ranges; touching ranges are joined."""
+    out: list[tuple[int, int]] = []
+    for s, e in sorted(ranges):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
+    return out
+
+
+def intersect_ranges(a: list[tuple[int, int]], b: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of two sorted range lists that both cover."""
+    out, i, j = [], 0, 0
+    while i < len(a) and j < len(b):
+        s, e = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+        if s < e:
+            out.append((s, e))
+        if a[i][1] < b[j][1]:
+            i += 1
+        else:
+            j += 1
+    return out
+
+
+def gaps(covered: list[tuple[int, int]], start: int, end: int) -> list[tuple[int, int]]:
+    """The parts of [start, end) that sorted, merged `covered` ranges leave out."""
+    out, at = [], start
+    for s, e in covered:
+        if e <= at:
+            continue
+        if s >= end:
+            break
+        if s > at:
+            out.append((at, s))
+        at = max(at, e)
+    if at < end:
+        out.append((at, end))
+    return out
 
 
 def union_points(arm: str) -> str:
@@ -149,8 +209,9 @@ class Store:
                 conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
-        except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: cannot open the store: {e}") from e
+        except (sqlite3.Error, OSError) as e:
+            raise StoreError(f"{self.path}: cannot open the store: {e} (check that the folder exists or can be "
+                             "created, and that the file is writable; set [store] path in the config)") from e
         conn.row_factory = sqlite3.Row
         return conn
 
@@ -186,19 +247,21 @@ class Store:
         return v
 
     def _migrate(self, c: sqlite3.Connection) -> None:
+        """Bring the schema up to date. The write lock is taken *before* the version is read, so two
+        collectors starting on a new store run the migrations once between them, not twice."""
         with self._lock:
-            v = self._check_version(c)
-            for i, script in enumerate(MIGRATIONS[v:], start=v + 1):
-                c.execute("BEGIN IMMEDIATE")
-                try:
+            c.execute("BEGIN IMMEDIATE")
+            try:
+                v = self._check_version(c)
+                for i, script in enumerate(MIGRATIONS[v:], start=v + 1):
                     for stmt in script.split(";"):
                         if stmt.strip():
                             c.execute(stmt)
                     c.execute(f"PRAGMA user_version = {i}")
-                    c.execute("COMMIT")
-                except BaseException:
-                    c.execute("ROLLBACK")
-                    raise
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -223,7 +286,7 @@ class Store:
             c.execute("UPDATE cycles SET finished_at = ? WHERE id = ?", (now, cycle_id))
 
     def write_target(self, cycle_id: int, r: TargetResult) -> None:
-        """Everything one (target, region) produced in a cycle, atomically."""
+        """Everything one (target, region) produced in a cycle, atomically, with its health record."""
         with self.transaction() as c:
             now = r.finished_at or time.time()
             for e in r.errors:
@@ -233,12 +296,18 @@ class Store:
             if r.account is not None:
                 self._write_inventory(c, r, now)
                 n_points = self._write_points(c, r)
-                for start, end in r.coverage:
-                    self._add_coverage(c, r.account, r.region, start, end)
+                self._add_coverage(c, r.account, r.region, r.coverage)
             c.execute("INSERT OR REPLACE INTO target_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                       (cycle_id, r.target, r.region, r.account, r.started_at, r.finished_at,
                        None if r.functions is None else len(r.functions), r.series, r.api_calls,
                        r.metric_queries, n_points, len(r.errors)))
+            c.execute("""INSERT INTO target_health VALUES (?,?,?,?,?,?,?)
+                         ON CONFLICT(target, region) DO UPDATE SET
+                           account = COALESCE(excluded.account, account), last_attempt = excluded.last_attempt,
+                           last_success = COALESCE(excluded.last_success, last_success),
+                           listed_at = COALESCE(excluded.listed_at, listed_at), last_cycle = excluded.last_cycle""",
+                      (r.target, r.region, r.account, now, None if r.errors or r.account is None else now,
+                       now if r.functions is not None else None, cycle_id))
 
     def _write_inventory(self, c: sqlite3.Connection, r: TargetResult, now: float) -> None:
         key = (r.account, r.region)
@@ -297,15 +366,33 @@ class Store:
         return len(r.points)
 
     @staticmethod
-    def _add_coverage(c: sqlite3.Connection, account: str, region: str, start: int, end: int) -> None:
-        """Record [start, end) as collected, merged with the ranges it touches."""
-        rows = c.execute("SELECT start, end FROM coverage WHERE account = ? AND region = ? "
-                         "AND start <= ? AND end >= ?", (account, region, end, start)).fetchall()
-        for s, e in rows:
-            start, end = min(start, s), max(end, e)
-        c.execute("DELETE FROM coverage WHERE account = ? AND region = ? AND start <= ? AND end >= ?",
-                  (account, region, end, start))
-        c.execute("INSERT INTO coverage VALUES (?,?,?,?)", (account, region, start, end))
+    def _add_coverage(c: sqlite3.Connection, account: str, region: str, covered: Iterable[Covered]) -> None:
+        """Record each subject's [start, end) as collected, merged with the ranges it touches.
+
+        One read of the (account, region)'s ranges, merged in memory, and only the changed ranges
+        written back: a cycle over thousands of functions costs a few statements per changed subject.
+        """
+        todo: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for cv in covered:
+            if cv.end > cv.start:
+                todo[(cv.scope, cv.dim)].append((cv.start, cv.end))
+        if not todo:
+            return
+        have: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for scope, dim, s, e in c.execute("SELECT scope, dim, start, end FROM series_coverage "
+                                          "WHERE account = ? AND region = ?", (account, region)):
+            if (scope, dim) in todo:
+                have[(scope, dim)].append((s, e))
+        drop, add = [], []
+        for key, new in todo.items():
+            old = have.get(key, [])
+            merged = merge_ranges(old + new)
+            if merged != sorted(old):
+                drop.extend((account, region, *key, s) for s, _ in old)
+                add.extend((account, region, *key, s, e) for s, e in merged)
+        c.executemany("DELETE FROM series_coverage WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
+                      "AND start = ?", drop)
+        c.executemany("INSERT INTO series_coverage VALUES (?,?,?,?,?,?)", add)
 
     def rollup(self, now: float, retention: Retention) -> dict[str, int]:
         """Move ageing points to coarser tables and drop what is past retention; returns rows moved.
@@ -337,8 +424,8 @@ class Store:
         cut = cuts[2]
         with self.transaction() as c:
             moved["expired"] = c.execute("DELETE FROM points_3600 WHERE ts < ?", (cut,)).rowcount
-            c.execute("DELETE FROM coverage WHERE end < ?", (cut,))
-            c.execute("UPDATE coverage SET start = ? WHERE start < ?", (cut, cut))
+            c.execute("DELETE FROM series_coverage WHERE end <= ?", (cut,))
+            c.execute("UPDATE series_coverage SET start = ? WHERE start < ?", (cut, cut))
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
             c.execute("DELETE FROM account_history WHERE ts < ?", (cut,))
             c.execute("INSERT OR REPLACE INTO meta VALUES ('rollup', ?)", (key,))
@@ -348,17 +435,56 @@ class Store:
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
-    def coverage_span(self, account: str, region: str) -> tuple[int, int] | None:
-        """(start of the oldest, end of the latest) collected metric window, or None before the first."""
-        row = self.conn.execute("SELECT MIN(start), MAX(end) FROM coverage WHERE account = ? AND region = ?",
-                                (account, region)).fetchone()
-        return None if row[0] is None else (row[0], row[1])
+    def coverage(self, account: str, region: str, start: int, end: int, scope: str = "account",
+                 dims: Sequence[str] = ("",)) -> list[tuple[int, int]]:
+        """Ranges within [start, end) collected for *every* one of `dims` (of `scope`), clipped to it.
 
-    def coverage(self, account: str, region: str, start: int, end: int) -> list[tuple[int, int]]:
-        """Collected ranges overlapping [start, end), clipped to it."""
-        return [(max(s, start), min(e, end)) for s, e in self.conn.execute(
-            "SELECT start, end FROM coverage WHERE account = ? AND region = ? AND start < ? AND end > ? "
-            "ORDER BY start", (account, region, end, start))]
+        A bucket of a group's sum is known only where each member's series was read.
+        """
+        if not dims:
+            return []
+        per: dict[str, list[tuple[int, int]]] = {d: [] for d in dims}
+        for d in range(0, len(dims), 500):
+            chunk = list(dims[d:d + 500])
+            for dim, s, e in self.conn.execute(
+                    f"SELECT dim, start, end FROM series_coverage WHERE account = ? AND region = ? AND scope = ? "
+                    f"AND dim IN ({','.join('?' * len(chunk))}) AND start < ? AND end > ? ORDER BY start",
+                    (account, region, scope, *chunk, end, start)):
+                per[dim].append((max(s, start), min(e, end)))
+        out: list[tuple[int, int]] | None = None
+        for ranges in per.values():
+            out = ranges if out is None else intersect_ranges(out, ranges)
+        return out or []
+
+    def coverage_map(self, account: str, region: str) -> dict[tuple[str, str], list[tuple[int, int]]]:
+        """Every subject's collected ranges, (scope, dim) -> sorted [(start, end)] (the collector's plan)."""
+        out: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
+        for scope, dim, s, e in self.conn.execute(
+                "SELECT scope, dim, start, end FROM series_coverage WHERE account = ? AND region = ? "
+                "ORDER BY scope, dim, start", (account, region)):
+            out[(scope, dim)].append((s, e))
+        return out
+
+    def covered_seconds(self, account: str, region: str, start: int, end: int
+                        ) -> dict[tuple[str, str], tuple[int, int]]:
+        """(scope, dim) -> (seconds of [start, end) collected, end of the latest range) for each subject."""
+        out: dict[tuple[str, str], tuple[int, int]] = {}
+        for scope, dim, secs, last in self.conn.execute(
+                "SELECT scope, dim, SUM(MIN(end, ?) - MAX(start, ?)), MAX(end) FROM series_coverage "
+                "WHERE account = ? AND region = ? AND start < ? AND end > ? GROUP BY scope, dim",
+                (end, start, account, region, end, start)):
+            out[(scope, dim)] = (secs, last)
+        return out
+
+    def data_end(self, account: str, region: str) -> int | None:
+        """End of the latest collected range of the account's own series: how fresh its data is."""
+        row = self.conn.execute("SELECT MAX(end) FROM series_coverage WHERE account = ? AND region = ? "
+                                "AND scope = 'account'", (account, region)).fetchone()
+        return row[0]
+
+    def health(self) -> list[dict[str, Any]]:
+        """Every (target, region) the collector has attempted: account, last attempt and success, last listing."""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM target_health ORDER BY target, region")]
 
     def functions(self, account: str, region: str) -> dict[str, dict[str, Any]]:
         """Stored functions of one (account, region) by name, tags and groups decoded."""
@@ -372,5 +498,5 @@ class Store:
     def stats(self) -> dict[str, int]:
         """Row counts, for the CLI and benchmarks."""
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("functions", "series", "points_60", "points_300", "points_3600", "coverage")}
+                for t in ("functions", "series", "points_60", "points_300", "points_3600", "series_coverage")}
 

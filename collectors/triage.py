@@ -5,6 +5,8 @@ formats or draws. Unknown stays None (never 0): a window that was not collected 
 """
 from __future__ import annotations
 
+import time
+
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -232,14 +234,22 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
         # minutes of the metric are often not published yet and would read as an empty queue.
         ref = max(start, int(q["updated_at"]) - 3600) // 60 * 60
         then = [p[4] for p in series_points(store, t.account, t.region, ["DLQVisible"], ref, ref + 60, [q["name"]])]
-        before = max(then) if then else 0.0 if store.coverage(t.account, t.region, ref, ref + 60) else None
-        covered = bool(store.coverage(t.account, t.region, start, end))
+        before = max(then) if then else 0.0 if store.coverage(t.account, t.region, ref, ref + 60, "queue",
+                                                              [q["name"]]) else None
+        covered = bool(store.coverage(t.account, t.region, start, end, "queue", [q["name"]]))
+        visible, error = q["visible"], q["error"]
+        if t.health is not None and t.health.stale and visible is not None:
+            # the collector has not read it lately: the last depth is history, not what waits now
+            visible, error = None, (f"stale: {visible:,} message(s) when last read "
+                                    f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(q['updated_at']))}")
         rows.append(QueueRow(
-            t.account, t.region, q["name"], q["arn"], q["visible"], q["not_visible"], q["delayed"], q["error"],
+            t.account, t.region, q["name"], q["arn"], visible, q["not_visible"] if visible is not None else None,
+            q["delayed"] if visible is not None else None, error,
             ages.get(q["name"], 0.0 if covered else None),
-            queue_growth(q["visible"], q["updated_at"], before, ref),
+            queue_growth(visible, q["updated_at"], before, ref),
             peaks.get(q["name"], 0.0 if covered else None), sorted(feeders.get(q["arn"], [])),
-            grade(q["visible"], thresholds["dlq_messages"])))
+            "unknown" if visible is None and error and error.startswith("stale") else
+            grade(visible, thresholds["dlq_messages"])))
     return sorted(rows, key=lambda r: (r.visible is None, -(r.visible or 0), -(r.growth_per_hour or 0), r.name))
 
 
@@ -413,7 +423,6 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
         members[group_of(f.name, f.groups, f.tags, kind, grouping)].append(f)
     if not include_ungrouped:
         members.pop(NO_GROUP, None)
-    known = t.coverage_ratio > 0
     sk = stored_kind(kind, grouping)
     if sk is not None:
         peaks = group_peaks(store, t.account, t.region, sk, start, end)
@@ -422,7 +431,7 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
     else:
         peaks = {g: _summed_peak(store, t, [f.name for f in fs], start, end) for g, fs in members.items()}
 
-    return group_totals(kind, members, peaks, known)
+    return group_totals(kind, members, {g: p for g, p in peaks.items() if p is not None})
 
 
 def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, end: int) -> float | None:
@@ -496,7 +505,7 @@ def target_grades(t: TargetReview, thresholds: dict[str, Any]) -> dict[str, str 
         "code_storage": g("code_storage", t.code_storage_used_bytes / t.code_storage_limit_bytes
                           if t.code_storage_limit_bytes and t.code_storage_used_bytes is not None else None),
         "reserved_allocation": g("reserved_allocation", t.reserved_total / (lim - UNRESERVED_FLOOR)
-                                 if lim and lim > UNRESERVED_FLOOR else None),
+                                 if lim and lim > UNRESERVED_FLOOR and t.reserved_total is not None else None),
         "throttles": g("throttles", t.throttles),
         "async_events_dropped": g("async_events_dropped", t.async_events_dropped),
         "dead_letter_errors": g("dead_letter_errors", t.dead_letter_errors),

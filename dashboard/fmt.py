@@ -8,11 +8,11 @@ from collectors.history import MIN_TREND_WEEKS
 
 UNKNOWN = "unknown"
 GB = 1024 ** 3
-STATUS_COLOR = {"ok": "green", "warn": "orange", "critical": "red", None: "gray"}
+STATUS_COLOR = {"ok": "green", "warn": "orange", "critical": "red", "unknown": "gray", None: "gray"}
 # Material icons ship with Streamlit's font: no system emoji font needed on a wall screen.
 STATUS_ICON = {"ok": ":green[:material/check_circle:]", "warn": ":orange[:material/warning:]",
-               "critical": ":red[:material/error:]", None: ":gray[:material/help:]"}
-STATUS_TEXT = {"ok": "ok", "warn": "warn", "critical": "critical", None: "unknown"}
+               "critical": ":red[:material/error:]", "unknown": ":gray[:material/help:]", None: ":gray[:material/help:]"}
+STATUS_TEXT = {"ok": "ok", "warn": "warn", "critical": "critical", "unknown": "unknown", None: "unknown"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&$:=^])")
 
 

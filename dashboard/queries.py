@@ -70,7 +70,10 @@ def status(s: Store, cfg: str) -> triage.DataStatus:
 @_cached
 def review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
     """The same review `python -m collectors check` prints for [start, end)."""
-    return rv.review(s, start, end, settings(cfg).thresholds, "prefix")
+    st_ = settings(cfg)
+    return rv.review(s, start, end, st_.thresholds, "prefix",
+                     expected=[(t.name, r) for t in st_.targets for r in t.regions],
+                     max_age_s=st_.collection.max_age_seconds)
 
 
 def target(cfg: str, start: int, end: int, account: str, region: str) -> rv.TargetReview | None:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from collectors import triage
 from collectors.catalogue import BY_KEY, metrics_for
+from collectors.review import SEVERITY
 from dashboard import charts, fmt, queries, state
 from dashboard.widgets import tile
 
@@ -40,7 +41,7 @@ if ss.get("fn") not in names:
     # Open on the function most in trouble (worst status, most throttles), not the first by name.
     tr = queries.target(cfg, sel.start, sel.end, account, region)
     ranked = sorted((f for f in (tr.functions if tr else []) if f.name in set(names)),
-                    key=lambda f: (-{"ok": 0, "warn": 1, "critical": 2}[f.status], -(f.throttles or 0), f.name))
+                    key=lambda f: (-SEVERITY[f.status], -(f.throttles or 0), f.name))
     ss["fn"] = ranked[0].name if ranked else names[0]
 name = st.selectbox("Function", names, key="fn")
 st.query_params["fn"] = name

@@ -4,6 +4,7 @@ import streamlit as st
 
 from collectors import triage
 from collectors.catalogue import BY_KEY
+from collectors.review import SEVERITY
 from dashboard import charts, fmt, queries, state
 from dashboard.widgets import tile
 
@@ -57,9 +58,16 @@ if status_rows.errors:
 
 reviews = [queries.target(cfg, sel.start, sel.end, x["account"], x["region"]) for x in sel.targets]
 # Worst first: at 3 a.m. the account in trouble is at the top.
-for t in sorted((r for r in reviews if r is not None), key=lambda r: -{"ok": 0, "warn": 1, "critical": 2}[r.status]):
+for t in sorted((r for r in reviews if r is not None), key=lambda r: -SEVERITY[r.status]):
     g = triage.target_grades(t, th)
     st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
+    if t.health is not None and t.health.stale:
+        since = "never" if t.health.data_end is None else fmt.utc(t.health.data_end)
+        st.error(f"**Stale since {since}**: the numbers below are old, not current. "
+                 + fmt.md(next((f.message for f in t.findings if f.kind == "stale"), "")), icon=":material/history:")
+    for f in t.findings:
+        if f.severity == "unknown" and f.kind != "stale":
+            st.warning(fmt.md(f.message), icon=":material/help:")
     if t.coverage_ratio < 0.99:
         st.caption(f"Only {100 * t.coverage_ratio:.0f} % of the window was collected: peaks and totals cover that "
                    "part; the rest is unknown.")
@@ -101,7 +109,7 @@ for t in sorted((r for r in reviews if r is not None), key=lambda r: -{"ok": 0, 
     if links:
         with st.container(border=True):
             st.markdown("**Needs attention**" + (" (filtered)" if sel.filtered else ""))
-            for status, text, page, params in sorted(links, key=lambda x: -{"ok": 0, "warn": 1, "critical": 2}[x[0]])[:8]:
+            for status, text, page, params in sorted(links, key=lambda x: -SEVERITY[x[0]])[:8]:
                 st.page_link(page, label=f"{fmt.STATUS_ICON[status]} {text}", query_params=params)
     left, right = st.columns([2, 3])
     with left:

@@ -1,5 +1,5 @@
 """Small builders for store records used across the collector tests."""
-from collectors.model import AccountInfo, FunctionInfo, Point, ProvisionedConfig, QueueDepth, TargetResult
+from collectors.model import AccountInfo, Covered, FunctionInfo, cover_everything, Point, ProvisionedConfig, QueueDepth, TargetResult
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 T0 = 1_700_000_000 // 3600 * 3600   # an hour boundary
@@ -17,10 +17,15 @@ def fn(name, reserved=None, tags=None, groups=None, dlq=None, on_failure=None, s
 
 def result(functions=(), points=(), coverage=(), account_info=None, queues=(), provisioned=(), errors=(),
            account=ACCOUNT, region=REGION, target="prod", now=T0):
-    return TargetResult(target=target, region=region, account=account, started_at=now, finished_at=now + 1,
-                        account_info=account_info or AccountInfo(1000, 1000, 80_530_636_800, 1_000_000, len(functions)),
-                        functions=list(functions), provisioned=list(provisioned), queues=list(queues),
-                        points=list(points), coverage=list(coverage), errors=list(errors))
+    """A TargetResult; each (start, end) in `coverage` covers every subject it holds (account, functions,
+    provisioned aliases, queues), a Covered entry covers one subject."""
+    r = TargetResult(target=target, region=region, account=account, started_at=now, finished_at=now + 1,
+                     account_info=account_info or AccountInfo(1000, 1000, 80_530_636_800, 1_000_000, len(functions)),
+                     functions=list(functions), provisioned=list(provisioned), queues=list(queues),
+                     points=list(points), errors=list(errors))
+    for c in coverage:
+        r.coverage.extend([c] if isinstance(c, Covered) else cover_everything(r, *c))
+    return r
 
 
-__all__ = ["AccountInfo", "Point", "ProvisionedConfig", "QueueDepth", "fn", "result", "ACCOUNT", "REGION", "T0"]
+__all__ = ["AccountInfo", "Covered", "Point", "ProvisionedConfig", "QueueDepth", "fn", "result", "ACCOUNT", "REGION", "T0"]

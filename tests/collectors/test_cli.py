@@ -48,7 +48,8 @@ def test_table_output_and_readme_json_keys(fleet, capsys):
     assert cli.main(["check", "--config", str(fleet), "--window", "2h"]) == 2
     out = capsys.readouterr().out
     # 100 %, or 99 % when the clock passed a minute boundary since the collection
-    assert re.search(r"== prod 123456789012 us-east-1: CRITICAL \(window collected (100|99) %\)", out)
+    assert re.search(r"== prod 123456789012 us-east-1: CRITICAL \(window collected (100|99) %, data up to "
+                     r"\d{4}-\d\d-\d\d \d\d:\d\d UTC\)", out)
     assert "limit 1,000, peak 820, peak claimed 870, headroom 130 (13 %)" in out
     assert "CRITICAL payments-api-charge: 350 throttles" in out
     assert "note          Service Quotas' applied value is 1,000; Lambda enforces 500 (GetAccountSettings)" in out

@@ -149,8 +149,9 @@ def test_a_throttled_region_is_recorded_and_the_others_keep_their_data(fleet, sb
     assert "ERROR prod eu-west-1 cloudwatch:GetMetricData: Throttling" in out
     assert "ERROR staging eu-west-1 cloudwatch:GetMetricData: Throttling" in out
     code, data = check_json(capsys, fleet)
-    assert code == 3
+    assert code == 2   # known trouble (us-east-1's 350 throttles) outranks the unknown region
     t = by_target(data)
+    assert (t[(PROD, "eu-west-1")]["status"], t[(PROD, "us-east-1")]["status"]) == ("unknown", "critical")
     assert t[(PROD, "us-east-1")]["throttles"] == 350 and t[(PROD, "us-east-1")]["peak_claimed_concurrency"] == 870
     eu = t[(PROD, "eu-west-1")]
     # inventory came through; metrics did not: unknown, never zero

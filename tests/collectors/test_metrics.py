@@ -50,68 +50,93 @@ def test_catalogue_statistics_follow_domain_rules():
         assert stats[count] == ("Sum", "sum"), count
 
 
-def test_batches_of_500_follow_next_token_align_and_drop_zeros(cw):
-    client, stub = cw
+def answered(batch, *results):
+    """A GetMetricData page answering every query of `batch` (as CloudWatch does), `results` by Id."""
+    given = {r["Id"]: r for r in results}
+    return {"MetricDataResults": [given.get(f"q{i}", {"Id": f"q{i}", "StatusCode": "Complete", "Timestamps": [],
+                                                     "Values": []}) for i in range(len(batch))]}
+
+
+def test_pack_fills_calls_to_500_without_splitting_a_subject():
     names = [f"f{i}" for i in range(80)]
     queries = metrics.plan(names, [], [], names, names)  # 3 + 80 * 12 = 963 queries
-    assert len(queries) == 963
+    batches = metrics.pack(queries)
+    # 3 account + 41 functions x 12 = 495 (a 42nd would make 507), then the other 39 x 12
+    assert [len(b) for b in batches] == [495, 468]
+    owners = [{metrics.subject(q) for q in b} for b in batches]
+    assert not owners[0] & owners[1]
+    assert sum(len(b) for b in metrics.pack(queries, limit=12)) == 963   # one subject per call at worst
+
+
+def test_batches_follow_next_token_align_and_drop_zeros(cw):
+    client, stub = cw
+    names = [f"f{i}" for i in range(80)]
+    queries = metrics.plan(names, [], [], names, names)
+    batches = metrics.pack(queries)
     start, end = T0 + 17, T0 + 600 + 17   # unaligned on purpose
     first = {"MetricDataQueries": ANY, "StartTime": T0, "EndTime": T0 + 600, "ScanBy": "TimestampAscending"}
     stub.add_response("get_metric_data", {"MetricDataResults": [
         {"Id": "q0", "StatusCode": "PartialData", "Timestamps": [dt(T0)], "Values": [870.0]}],
         "NextToken": "page2"}, first)
-    stub.add_response("get_metric_data", {"MetricDataResults": [
+    stub.add_response("get_metric_data", answered(batches[0],
         {"Id": "q0", "StatusCode": "Complete", "Timestamps": [dt(T0 + 60), dt(T0 + 120)], "Values": [900.0, 0.0]},
-        {"Id": "q499", "StatusCode": "Complete", "Timestamps": [dt(T0)], "Values": [3.0]}]},
+        {"Id": "q494", "StatusCode": "Complete", "Timestamps": [dt(T0)], "Values": [3.0]}),
         {**first, "NextToken": "page2"})
-    stub.add_response("get_metric_data", {"MetricDataResults": [
-        {"Id": "q462", "StatusCode": "Complete", "Timestamps": [dt(T0 + 540)], "Values": [7.0]}]}, first)
-    points, errors, complete = metrics.fetch(client, queries, start, end, 60)
-    assert errors == [] and complete
+    stub.add_response("get_metric_data", answered(batches[1],
+        {"Id": "q467", "StatusCode": "Complete", "Timestamps": [dt(T0 + 540)], "Values": [7.0]}), first)
+    points, errors, incomplete = metrics.fetch(client, batches, start, end, 60)
+    assert errors == [] and incomplete == set()   # q0's PartialData was followed by its Complete page
+    last0, last1 = batches[0][494], batches[1][467]
     assert [(p.metric, p.dim, p.ts, p.value) for p in points] == [
         ("AccountConcurrentExecutions", "", T0, 870.0), ("AccountConcurrentExecutions", "", T0 + 60, 900.0),
-        (queries[499].metric.key, queries[499].dim, T0, 3.0), (queries[962].metric.key, queries[962].dim, T0 + 540, 7.0)]
+        (last0.metric.key, last0.dim, T0, 3.0), (last1.metric.key, last1.dim, T0 + 540, 7.0)]
 
 
 def test_request_shape_and_500_per_call(cw):
     client, stub = cw
     names = [f"f{i}" for i in range(42)]
     queries = metrics.plan(names, [], [], names, names)  # 3 + 42 * 12 = 507
-    # exactly two calls: the first 500 queries, then the remaining 7 (renumbered from q0)
-    for batch in (queries[:500], queries[500:]):
-        stub.add_response("get_metric_data", {"MetricDataResults": []}, {
+    batches = metrics.pack(queries)
+    assert [len(b) for b in batches] == [495, 12]
+    for batch in batches:
+        stub.add_response("get_metric_data", answered(batch), {
             "MetricDataQueries": metrics.request(batch, 60),
             "StartTime": T0, "EndTime": T0 + 60, "ScanBy": "TimestampAscending"})
-    points, errors, complete = metrics.fetch(client, queries, T0, T0 + 60, 60)
-    assert (points, errors, complete) == ([], [], True)
+    points, errors, incomplete = metrics.fetch(client, batches, T0, T0 + 60, 60)
+    assert (points, errors, incomplete) == ([], [], set())
     req = metrics.request(queries[3:4], 300)[0]
     assert req == {"Id": "q0", "ReturnData": True, "MetricStat": {
         "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
                    "Dimensions": [{"Name": "FunctionName", "Value": "f0"}]}, "Period": 300, "Stat": "Sum"}}
 
 
-def test_throttled_batch_is_an_error_and_the_other_batch_is_kept(cw):
+def test_throttled_batch_leaves_its_subjects_incomplete_and_the_other_batch_is_kept(cw):
     client, stub = cw
     names = [f"f{i}" for i in range(42)]
-    queries = metrics.plan(names, [], [], names, names)
+    batches = metrics.pack(metrics.plan(names, [], [], names, names))
     stub.add_client_error("get_metric_data", service_error_code="Throttling", service_message="Rate exceeded",
                           http_status_code=400)
-    stub.add_response("get_metric_data", {"MetricDataResults": [
-        {"Id": "q0", "StatusCode": "Complete", "Timestamps": [dt(T0)], "Values": [2.0]}]})
-    points, errors, complete = metrics.fetch(client, queries, T0, T0 + 60, 60)
-    assert not complete
+    stub.add_response("get_metric_data", answered(batches[1],
+        {"Id": "q0", "StatusCode": "Complete", "Timestamps": [dt(T0)], "Values": [2.0]}))
+    points, errors, incomplete = metrics.fetch(client, batches, T0, T0 + 60, 60)
+    assert incomplete == set(batches[0])
+    first41 = sorted(names)[:41]   # the plan sorts names: f0, f1, f10, ...
+    assert {metrics.subject(q) for q in incomplete} == {("account", "")} | {("function", f) for f in first41}
     assert [(e.code, e.api) for e in errors] == [("Throttling", "cloudwatch:GetMetricData")]
     assert "lower collection.max_workers" in errors[0].message
-    assert [(p.dim, p.value) for p in points] == [(queries[500].dim, 2.0)]
+    assert [(p.dim, p.value) for p in points] == [(sorted(names)[41], 2.0)]
 
 
-def test_partial_data_at_the_end_is_not_complete(cw):
+def test_partial_data_at_the_end_and_an_unanswered_query_are_incomplete(cw):
     client, stub = cw
     queries = metrics.plan(["a"], [], [])
-    stub.add_response("get_metric_data", {"MetricDataResults": [
-        {"Id": "q3", "StatusCode": "PartialData", "Timestamps": [dt(T0)], "Values": [1.0]}]})
-    points, errors, complete = metrics.fetch(client, queries, T0, T0 + 60, 60)
-    assert not complete and errors[0].code == "PartialData" and len(points) == 1
+    batch = metrics.pack(queries)[0]
+    page = answered(batch, {"Id": "q3", "StatusCode": "PartialData", "Timestamps": [dt(T0)], "Values": [1.0]})
+    page["MetricDataResults"] = [r for r in page["MetricDataResults"] if r["Id"] != "q4"]
+    stub.add_response("get_metric_data", page)
+    points, errors, incomplete = metrics.fetch(client, [batch], T0, T0 + 60, 60)
+    assert incomplete == {batch[3], batch[4]}
+    assert [e.code for e in errors] == ["PartialData", "MissingResults"] and len(points) == 1
 
 
 def test_fast_timestamp_parser_matches_botocore():

@@ -10,6 +10,7 @@ from collectors.store import Store
 from .helpers import ACCOUNT, REGION, T0, AccountInfo, Point, ProvisionedConfig, QueueDepth, fn, result
 
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq"
+NOW = T0 + 60   # the review's clock: the queue depths read at T0 + 1 are current
 
 
 @pytest.fixture
@@ -51,7 +52,7 @@ def target(rv, region=REGION):
 
 
 def test_account_headroom_and_totals(store):
-    rv = review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS)
+    rv = review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS, now=NOW)
     t = target(rv)
     assert (t.concurrency_limit, t.peak_concurrency, t.peak_claimed_concurrency) == (1000, 820, 870)
     assert (t.concurrency_headroom, t.concurrency_headroom_pct) == (130, 13.0)   # against the claimed peak
@@ -62,7 +63,7 @@ def test_account_headroom_and_totals(store):
 
 
 def test_statuses_and_findings(store):
-    rv = review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS)
+    rv = review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS, now=NOW)
     t = target(rv)
     kinds = {(f.kind, f.subject): f.severity for f in t.findings}
     assert kinds == {
@@ -84,7 +85,7 @@ def test_statuses_and_findings(store):
 
 
 def test_functions_and_groups(store):
-    t = target(review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS))
+    t = target(review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS, now=NOW))
     f = {x.name: x for x in t.functions}
     assert (f["payments-api-charge"].peak_concurrency, f["payments-api-charge"].throttles,
             f["payments-api-charge"].provisioned) == (50, 150, 10)
@@ -95,22 +96,24 @@ def test_functions_and_groups(store):
     assert (g["payments"].function_count, g["payments"].peak_concurrency, g["payments"].throttles,
             g["payments"].reserved_total) == (2, 65, 150, 70)
     assert (g["orders"].dlq_messages, g["search"].peak_concurrency) == (42, 12)
-    by_team = target(review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS, "tag:team")).groups
+    by_team = target(review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS, "tag:team", now=NOW)).groups
     assert [(x.name, x.function_count) for x in by_team] == [("pay", 2)]
 
 
 def test_uncollected_window_is_unknown_not_zero(store):
-    rv = review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS)
+    rv = review.review(store, T0, T0 + 3600, DEFAULT_THRESHOLDS, now=NOW)
     t = target(rv, "eu-west-1")
     assert (t.peak_concurrency, t.throttles, t.concurrency_headroom, t.coverage_ratio) == (None, None, None, 0.0)
     assert t.functions[0].throttles is None and t.dlq_messages == 0   # no DLQ configured: really none
+    assert t.status == "unknown" and t.health.stale
+    assert [f.kind for f in t.findings] == ["stale"]
     data = json.loads(rv.to_json())
     eu = next(x for x in data["targets"] if x["region"] == "eu-west-1")
     assert eu["peak_concurrency"] is None and eu["throttles"] is None and eu["account"] == ACCOUNT
 
 
 def test_half_covered_window(store):
-    t = target(review.review(store, T0 - 3600, T0 + 3600, DEFAULT_THRESHOLDS))
+    t = target(review.review(store, T0 - 3600, T0 + 3600, DEFAULT_THRESHOLDS, now=NOW))
     assert t.coverage_ratio == 0.5 and t.peak_concurrency == 820
 
 

@@ -7,7 +7,7 @@ from collectors.config import Retention
 from collectors.model import CollectError
 from collectors.store import MIGRATIONS, Store, StoreError
 
-from .helpers import ACCOUNT, REGION, T0, Point, fn, result
+from .helpers import ACCOUNT, REGION, T0, Covered, Point, fn, result
 
 
 @pytest.fixture
@@ -77,8 +77,45 @@ def test_coverage_ranges_merge(store):
     for s, e in [(T0, T0 + 600), (T0 + 540, T0 + 1200), (T0 + 3000, T0 + 3600), (T0 + 1200, T0 + 1800)]:
         store.write_target(cid, result([fn("a")], coverage=[(s, e)]))
     assert store.coverage(ACCOUNT, REGION, T0, T0 + 7200) == [(T0, T0 + 1800), (T0 + 3000, T0 + 3600)]
-    assert store.coverage_span(ACCOUNT, REGION) == (T0, T0 + 3600)
+    assert store.data_end(ACCOUNT, REGION) == T0 + 3600
     assert store.coverage(ACCOUNT, REGION, T0 + 100, T0 + 200) == [(T0 + 100, T0 + 200)]
+
+
+def test_coverage_is_per_subject_and_a_group_is_known_where_every_member_is(store):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a"), fn("b")], coverage=[
+        Covered("account", "", T0, T0 + 600), Covered("function", "a", T0, T0 + 600),
+        Covered("function", "b", T0 + 300, T0 + 900)]))
+    assert store.coverage(ACCOUNT, REGION, T0, T0 + 900, "function", ["a"]) == [(T0, T0 + 600)]
+    assert store.coverage(ACCOUNT, REGION, T0, T0 + 900, "function", ["a", "b"]) == [(T0 + 300, T0 + 600)]
+    assert store.coverage(ACCOUNT, REGION, T0, T0 + 900, "function", ["c"]) == []   # never asked: unknown
+    assert store.coverage_map(ACCOUNT, REGION) == {("account", ""): [(T0, T0 + 600)],
+                                                   ("function", "a"): [(T0, T0 + 600)],
+                                                   ("function", "b"): [(T0 + 300, T0 + 900)]}
+    assert store.covered_seconds(ACCOUNT, REGION, T0, T0 + 900)[("function", "b")] == (600, T0 + 900)
+
+
+def test_two_collectors_starting_on_a_new_store_both_migrate_it(tmp_path):
+    """The second used to fail with 'table cycles already exists': it read the schema version before
+    the first had taken the write lock."""
+    import subprocess
+    import sys
+    db = tmp_path / "new.db"
+    code = ("import sys; from collectors.store import Store; s = Store(sys.argv[1]); "
+            "cid = s.begin_cycle(1.0); s.end_cycle(cid, 2.0); print(cid)")
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(4)]
+    outs = [p.communicate(timeout=60) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], [e for _, e in outs]
+    assert sorted(int(o) for o, _ in outs) == [1, 2, 3, 4]
+    s = Store(db, readonly=True)
+    assert s.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+
+
+def test_a_store_path_that_cannot_be_created_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot open the store.*set \\[store\\] path"):
+        Store(tmp_path / "file" / "sub" / "h.db").conn
 
 
 def test_failed_inventory_keeps_stored_functions_and_records_error(store):

@@ -20,7 +20,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from collectors.model import AccountInfo, CollectError, FunctionInfo, Point, ProvisionedConfig, QueueDepth, TargetResult
+from collectors.model import (AccountInfo, CollectError, FunctionInfo, Point, ProvisionedConfig, QueueDepth, TargetResult,
+                              cover_everything)
 from collectors.store import Store
 
 PROD, STAGING = "123456789012", "222222222222"
@@ -122,7 +123,8 @@ def seed(dir_: Path, now: float | None = None, errors: bool = True) -> Path:
         functions=functions,
         provisioned=[ProvisionedConfig("orders-api", "live", 10, 10, 10, "READY")],
         queues=[QueueDepth(DLQ_ARN, "orders-dlq", 42, 1, 0)],
-        points=pts, coverage=[(hour0, m + 60)])
+        points=pts)
+    prod.coverage = cover_everything(prod, hour0, m + 60)
     store.write_target(cid, prod)
     with store.transaction() as c:   # two weeks of hourly snapshots: code storage 55 -> 62 GiB
         n = (m - hour0) // 3600
@@ -144,7 +146,8 @@ def seed(dir_: Path, now: float | None = None, errors: bool = True) -> Path:
         account_info=AccountInfo(500, 500, 80_530_636_800, 2 * GIB, 3, quota_concurrency=1000.0),
         functions=[fn("web-frontend", tags={"team": "web"}), fn("web-backend", tags={"team": "web"}),
                    fn("jobs-runner")],
-        provisioned=[], queues=[], points=spts, coverage=[(m - 86400, m + 60)])
+        provisioned=[], queues=[], points=spts)
+    staging.coverage = cover_everything(staging, m - 86400, m + 60)
     store.write_target(cid, staging)
     failed = TargetResult("staging", "us-east-1", None, now - 5, now - 1, errors=[CollectError(
         "session", "sts:AssumeRole", "AccessDenied",
