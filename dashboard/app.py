@@ -1,6 +1,9 @@
-"""headroom's dashboard: the router. `python -m streamlit run dashboard/app.py [-- --config fleet.toml]`.
+"""headroom's dashboard: the router. `python -m streamlit run dashboard/app.py [-- --config fleet.toml]`
+from the repository root, or `python -m dashboard [-- --config fleet.toml]` (dashboard/__main__.py: binds
+127.0.0.1 wherever it is started).
 
-Without a config (argument or HEADROOM_CONFIG) it opens on the embedded simulated fleet.
+Without a config (argument or HEADROOM_CONFIG) it opens on the embedded simulated fleet. It shows
+nothing when the server listens beyond loopback, unless HEADROOM_ALLOW_REMOTE=1.
 """
 import sys
 from pathlib import Path
@@ -16,6 +19,14 @@ from collectors.config import ConfigError  # noqa: E402
 from dashboard import context, fmt, state  # noqa: E402
 
 st.set_page_config(page_title="headroom", page_icon="📈", layout="wide")
+
+# Before anything starts (the simulated fleet) or reads the store. Streamlit reads the repository's
+# .streamlit/config.toml only when started in the root; elsewhere it listens on every interface.
+# This gates the script only: Streamlit's own static files stay served on the port, no fleet data.
+refusal = context.binding_refusal(st.get_option("server.address"))
+if refusal:
+    st.error(refusal, icon=":material/lock:")
+    st.stop()
 
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),

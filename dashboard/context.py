@@ -1,6 +1,10 @@
-"""Which store the app shows: `-- --config F`, else HEADROOM_CONFIG, else the embedded simulated fleet."""
+"""Which store the app shows: `-- --config F`, else HEADROOM_CONFIG, else the embedded simulated fleet.
+
+Also whether it may show anything at all: beyond loopback only on purpose (HEADROOM_ALLOW_REMOTE=1).
+"""
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from dataclasses import dataclass
@@ -8,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 ENV = "HEADROOM_CONFIG"
+ALLOW_REMOTE_ENV = "HEADROOM_ALLOW_REMOTE"   # "1": serve on a non-loopback address on purpose
 
 
 @dataclass(frozen=True)
@@ -44,3 +49,39 @@ def resolve(argv: list[str] | None = None, env: dict[str, str] | None = None) ->
     except Exception as e:  # noqa: BLE001 - the page explains any failure to start the sandbox
         return Context(None, True, "simulated fleet", error=f"{type(e).__name__}: {e}")
     return Context(str(rt.config_path), True, "simulated fleet", demo_runtime=rt)
+
+
+# -- where the server listens ------------------------------------------------------------------
+def is_loopback(address: str | None) -> bool:
+    """True for 127.0.0.0/8, ::1 and localhost; False for None or "" (Streamlit then listens on every
+    interface), 0.0.0.0, a LAN address or a host name."""
+    if not address:
+        return False
+    a = address.strip().strip("[]").lower()
+    if a == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(a).is_loopback
+    except ValueError:
+        return False
+
+
+def remote_allowed(env: dict[str, str] | None = None) -> bool:
+    """The operator opted in to serving beyond loopback (HEADROOM_ALLOW_REMOTE=1)."""
+    env = os.environ if env is None else env
+    return env.get(ALLOW_REMOTE_ENV, "").strip() == "1"
+
+
+def binding_refusal(address: str | None, env: dict[str, str] | None = None) -> str | None:
+    """Why the app must not render on this server address, as markdown; None when it may."""
+    if is_loopback(address) or remote_allowed(env):
+        return None
+    where = "every network interface" if not address else f"`{address}`"
+    return (f"**The dashboard is not shown: this server listens on {where}**, so anyone who can reach this "
+            f"machine's port would see the fleet, and the dashboard has no sign-in.\n\n"
+            f"- Bind to this machine only: `python {Path(__file__).resolve().parent}` (from any directory; "
+            f"`python -m dashboard` from the repository root), or add `--server.address 127.0.0.1` to "
+            f"`streamlit run`. Streamlit reads the repository's `.streamlit/config.toml`, which binds to "
+            f"127.0.0.1, only when it starts in the repository root.\n"
+            f"- To serve beyond this machine on purpose (e.g. behind an authenticating proxy on another host), "
+            f"start it with `{ALLOW_REMOTE_ENV}=1`.")

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from collectors import review
+from collectors.config import Collection
 from dashboard import fmt, queries
 from dashboard.context import Context
 
@@ -28,6 +29,7 @@ WEEK_OPTIONS = (4, 8, 13, 26, 52)
 QP_NAMES = {"groups": "group"}          # URL name of a state key, where it differs
 WAITING_REFRESH_S = 1                   # poll for the first data this often
 REFRESH_S = 10                          # poll the store's write marker this often (cheap)
+INTERRUPTED_MARGIN_S = 120              # past its deadline, a cycle still writing its last targets is alive
 
 
 @dataclass
@@ -243,6 +245,17 @@ def freshness(ctx: Context) -> None:
     _fresh()
 
 
+def cycle_deadline_s(collection: Collection) -> float:
+    """How long a cycle may run: the config's collection deadline, else (configs without one) its interval."""
+    return getattr(collection, "deadline_seconds", None) or collection.interval_seconds
+
+
+def cycle_interrupted(running_since: float | None, now: float, collection: Collection) -> bool:
+    """An unfinished cycle older than its deadline plus a margin is dead (a killed collector never
+    writes finished_at), not running; False when no cycle is unfinished."""
+    return running_since is not None and now - running_since > cycle_deadline_s(collection) + INTERRUPTED_MARGIN_S
+
+
 def render_freshness(ctx: Context) -> None:
     now = queries.now()
     st.divider()
@@ -250,9 +263,12 @@ def render_freshness(ctx: Context) -> None:
         st.caption("No data collected yet.")
         return
     s = queries.status(ctx.cfg)
-    interval = queries.settings(ctx.cfg).collection.interval_seconds
-    # the first cycle under way is not a stopped collector
-    stale = (s.last_data_at is None and not s.running_since) or \
+    collection = queries.settings(ctx.cfg).collection
+    interval = collection.interval_seconds
+    interrupted = cycle_interrupted(s.running_since, now, collection)
+    running = s.running_since is not None and not interrupted
+    # the first cycle under way is not a stopped collector; a killed one is
+    stale = (s.last_data_at is None and not running) or \
         (s.last_data_at is not None and now - s.last_data_at > 3 * interval)
     text = f"Data updated {fmt.age(s.last_data_at, now)} · collected every {fmt.duration(interval)}"
     if stale:
@@ -260,7 +276,9 @@ def render_freshness(ctx: Context) -> None:
                    f"{interval}` running?", icon="⏱️")
     else:
         st.caption(text)
-    if s.running_since:
+    if interrupted:
+        st.warning(f"Last cycle interrupted (started {fmt.age(s.running_since, now)}, never finished).", icon="⏱️")
+    elif running:
         st.caption(f"Collecting now (cycle started {fmt.age(s.running_since, now)}).")
     if s.errors:
         st.error(f"{len(s.errors)} collection error(s) in the latest cycle: numbers may be incomplete.", icon="⚠️")
