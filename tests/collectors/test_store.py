@@ -104,10 +104,10 @@ def test_two_collectors_starting_on_a_new_store_both_migrate_it(tmp_path):
     code = ("import sys; from collectors.store import Store; s = Store(sys.argv[1]); "
             "cid = s.begin_cycle(1.0); s.end_cycle(cid, 2.0); print(cid)")
     procs = [subprocess.Popen([sys.executable, "-c", code, str(db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True) for _ in range(4)]
+                              text=True) for _ in range(6)]
     outs = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0, 0, 0], [e for _, e in outs]
-    assert sorted(int(o) for o, _ in outs) == [1, 2, 3, 4]
+    assert [p.returncode for p in procs] == [0] * 6, [e for _, e in outs]
+    assert sorted(int(o) for o, _ in outs) == [1, 2, 3, 4, 5, 6]
     s = Store(db, readonly=True)
     assert s.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
 
