@@ -11,18 +11,35 @@ Error kinds (`error=`):
 - "ConnectionDown": the server drops the connection without answering; botocore raises
   ConnectionClosedError. (A refused connection, EndpointConnectionError, can only be simulated for
   the whole endpoint: see Sandbox.set_reachable.)
+- "InternalError": HTTP 500 in the service's shape ("ServiceException" for Lambda, "InternalFailure"
+  elsewhere); "ServiceUnavailable": HTTP 503. botocore's standard mode retries both.
+- "Slow": no error: the answer is only delayed by the rule's `delay` (seconds).
 - any other string: used verbatim as the error code, HTTP 400.
+
+A rule's `delay` is waited in pick() before the answer (any kind: slow, then fail). clear() wakes
+requests still waiting. Whether a `share` rule fires is drawn per request from the seed, the rule and
+the request itself (service, operation, region, account, method, path, body, and how many times that
+same request was seen), so the same requests fail in the same way whatever order threads send them
+in; a retry is a new draw. The sandbox and sandbox.proxy.FaultProxy both use this class.
 """
 
 from __future__ import annotations
 
+import hashlib
 import random
 import threading
+from collections import Counter
 from dataclasses import dataclass
 
 from .protocol import Reply, RequestInfo, error_reply
 
 CONNECTION_DOWN = "ConnectionDown"
+SLOW = "Slow"
+
+_5XX = {
+    "InternalError": (500, "InternalFailure", "We encountered an internal error. Please try again."),
+    "ServiceUnavailable": (503, "ServiceUnavailable", "Service is unavailable. Please try again later."),
+}
 
 _THROTTLE = {
     "cloudwatch": ("Throttling", 400, "Rate exceeded"),
@@ -46,6 +63,7 @@ class FaultRule:
     share: float = 1.0
     count: int | None = None  # fire at most this many times, then the rule retires
     fired: int = 0
+    delay: float = 0.0        # seconds waited before answering (error "Slow": then answer normally)
 
     def matches(self, info: RequestInfo) -> bool:
         return ((self.service is None or self.service == info.service)
@@ -60,13 +78,15 @@ class Faults:
     def __init__(self, seed: int = 0) -> None:
         self._rules: list[FaultRule] = []
         self._lock = threading.Lock()
-        self._rng = random.Random(seed)
+        self._seed = seed
+        self._seen: Counter[str] = Counter()
+        self._wake = threading.Event()
 
     def add(self, service: str | None = None, operation: str | None = None,
             region: str | None = None, account: str | None = None, error: str = "Throttling",
-            share: float = 1.0, count: int | None = None) -> FaultRule:
+            share: float = 1.0, count: int | None = None, delay: float = 0.0) -> FaultRule:
         """Add a rule; the returned handle can be passed to remove()."""
-        rule = FaultRule(service, operation, region, account, error, share, count)
+        rule = FaultRule(service, operation, region, account, error, share, count, delay=delay)
         with self._lock:
             self._rules.append(rule)
         return rule
@@ -77,8 +97,11 @@ class Faults:
                 self._rules.remove(rule)
 
     def clear(self) -> None:
+        """Remove every rule and wake the requests still waiting out a delay."""
         with self._lock:
             self._rules.clear()
+            self._wake.set()
+            self._wake = threading.Event()
 
     @property
     def rules(self) -> list[FaultRule]:
@@ -86,18 +109,38 @@ class Faults:
             return list(self._rules)
 
     def pick(self, info: RequestInfo) -> FaultRule | None:
-        """The rule that fires for this request, if any (counts it)."""
+        """The rule that fires for this request, if any (counted, its delay waited); None for "Slow"
+        rules, whose request then goes on to its normal answer."""
+        fired = None
         with self._lock:
-            for rule in self._rules:
+            key = _request_key(info)
+            self._seen[key] += 1
+            nth = self._seen[key]
+            for i, rule in enumerate(self._rules):
                 if not rule.matches(info):
                     continue
-                if rule.share < 1.0 and self._rng.random() >= rule.share:
+                if rule.share < 1.0 and _draw(self._seed, i, key, nth) >= rule.share:
                     continue
                 rule.fired += 1
                 if rule.count is not None and rule.fired >= rule.count:
                     self._rules.remove(rule)
-                return rule
-        return None
+                fired, wake = rule, self._wake
+                break
+        if fired is None:
+            return None
+        if fired.delay > 0:
+            wake.wait(fired.delay)
+        return None if fired.error == SLOW else fired
+
+
+def _request_key(info: RequestInfo) -> str:
+    body = hashlib.sha1(info.body).hexdigest()
+    return f"{info.service}|{info.operation}|{info.region}|{info.account}|{info.method}|{info.path}|{body}"
+
+
+def _draw(seed: int, rule_index: int, key: str, nth: int) -> float:
+    """A number in [0, 1) fixed by the seed, the rule and the request (not by thread timing)."""
+    return random.Random(f"{seed}|{rule_index}|{key}|{nth}").random()
 
 
 def fault_reply(rule: FaultRule, info: RequestInfo) -> Reply:
@@ -106,6 +149,10 @@ def fault_reply(rule: FaultRule, info: RequestInfo) -> Reply:
     op = info.operation or "this operation"
     if rule.error == "Throttling":
         code, status, message = _THROTTLE.get(service or "", ("Throttling", 400, "Rate exceeded"))
+    elif rule.error in _5XX:
+        status, code, message = _5XX[rule.error]
+        if service == "lambda" and status == 500:
+            code = "ServiceException"
     elif rule.error == "TooManyRequests":
         code, status, message = "TooManyRequestsException", 429, "Rate exceeded"
     elif rule.error in ("AccessDenied", "AccessDeniedException"):
