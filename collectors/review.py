@@ -403,6 +403,10 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
     # a queue in another account or region is not readable from this target: not counted here
     local = [arn for arn in queues if arn.split(":")[3:5] == [region, account]]
     dlq_messages = _int(known_sum(depth(arn) for arn in local))
+    spill_total = known_sum(f.provisioned_spillover for f in fn_reviews)
+    if not listed:   # never listed: sums over functions and their queues are over an unknown set
+        reserved_total = provisioned_total = dlq_messages = None
+        spill_total = spill_total or None
     st = []
     if limit:
         st.append(check("concurrency", "account", _ratio(peak_conc, limit), limit,
@@ -458,13 +462,9 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
         async_events_dropped=known_figure(total("AsyncEventsDropped"), kf),
         dead_letter_errors=known_figure(total("DeadLetterErrors"), kf),
         destination_delivery_failures=known_figure(total("DestinationDeliveryFailures"), kf),
-        provisioned_spillover=_spill_total(fn_reviews), dlq_messages=dlq_messages,
+        provisioned_spillover=spill_total, dlq_messages=dlq_messages,
         status=status, health=health, functions_unknown=fns_unknown, config_unknown=config_unknown,
         functions=fn_reviews, groups=groups, findings=findings)
-
-
-def _spill_total(fns: list[FunctionReview]) -> float | None:
-    return known_sum(f.provisioned_spillover for f in fns)
 
 
 def _int(v: float | None) -> int | None:
