@@ -26,6 +26,9 @@ class Metric:
     meaning: str
     # Emitted only when the function has this configured: not asked for otherwise (cost).
     requires: Literal["dlq", "destination"] | None = None
+    # An account-level aggregate: the function metric whose per-minute sum over the functions it
+    # must not exceed (if it does, a function's series was not asked: re-list and read it).
+    reconciles: str | None = None
 
 
 L = "AWS/Lambda"
@@ -37,6 +40,15 @@ CATALOGUE: tuple[Metric, ...] = (
            "count", "Claimed concurrency", "unreserved in use + reserved + provisioned: unavailable to new work"),
     Metric("UnreservedConcurrentExecutions", L, "UnreservedConcurrentExecutions", "account", "Maximum",
            "max", "count", "Unreserved concurrency in use", "concurrency used by functions without reserved concurrency"),
+    # Account-level aggregates Lambda publishes without dimensions ("across all functions"): read every
+    # cycle, cheaply, to catch a function that woke up since the last listing. (Counts only: a
+    # function that woke up invokes; a level such as concurrency adds nothing to catch it.)
+    Metric("AccountInvocations", L, "Invocations", "account", "Sum", "sum", "count", "Invocations (account)",
+           "invocations across the account", reconciles="Invocations"),
+    Metric("AccountErrors", L, "Errors", "account", "Sum", "sum", "count", "Errors (account)",
+           "errors across the account", reconciles="Errors"),
+    Metric("AccountThrottles", L, "Throttles", "account", "Sum", "sum", "count", "Throttles (account)",
+           "throttled invocation requests across the account", reconciles="Throttles"),
     # Per function.
     Metric("Invocations", L, "Invocations", "function", "Sum", "sum", "count", "Invocations", "invocations"),
     Metric("Errors", L, "Errors", "function", "Sum", "sum", "count", "Errors", "invocations that errored"),
@@ -74,6 +86,15 @@ CATALOGUE: tuple[Metric, ...] = (
 )
 
 BY_KEY: dict[str, Metric] = {m.key: m for m in CATALOGUE}
+
+
+# ListMetrics answers (namespace, metric name, dimension names): the catalogue keys each one stands for
+# (Duration is read with two statistics).
+DIMENSIONS: dict[Scope, tuple[str, ...]] = {"account": (), "function": ("FunctionName",),
+                                            "alias": ("FunctionName", "Resource"), "queue": ("QueueName",)}
+BY_LISTED: dict[tuple[str, str, Scope], tuple[str, ...]] = {}
+for _m in CATALOGUE:
+    BY_LISTED[(_m.namespace, _m.name, _m.scope)] = BY_LISTED.get((_m.namespace, _m.name, _m.scope), ()) + (_m.key,)
 
 
 def metrics_for(scope: Scope) -> tuple[Metric, ...]:

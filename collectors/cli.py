@@ -11,12 +11,12 @@ import time
 from typing import Any
 
 from . import config, iam, review
+from . import cost as costs
 from .pipeline import CycleReport, run_cycle
 from .store import Store, StoreError
 
 EXIT = {"ok": 0, "warn": 1, "critical": 2, "unknown": 3}
 EXIT_ERROR = 3
-PRICE_PER_1000_METRICS = 0.01  # GetMetricData, outside the free tier
 
 
 def parse_window(text: str) -> int:
@@ -55,18 +55,34 @@ def _freshness(t: review.TargetReview) -> str:
         (" — STALE" if h.stale else "")
 
 
-def _summary(report: CycleReport, interval: int | None) -> list[str]:
+def _summary(report: CycleReport, bill: costs.Cost | None, strategy: str) -> list[str]:
     lines = []
     for r, e in report.errors:
         lines.append(f"  ERROR {r.target} {r.region} {e.api}: {e.code}: {e.message}")
     metrics = sum(r.metric_queries for r in report.results)
-    cost = metrics / 1000 * PRICE_PER_1000_METRICS
-    line = (f"cycle {report.cycle_id}: {len(report.results)} target region(s), {len(report.errors)} error(s), "
-            f"{metrics:,} metrics requested (about ${cost:.2f}")
-    if interval:
-        line += f"; ${cost * 30 * 86400 / interval:,.0f}/month at one cycle every {interval} s"
-    lines.append(line + f"), {report.finished_at - report.started_at:.1f} s")
+    lines.append(f"cycle {report.cycle_id}: {len(report.results)} target region(s), {len(report.errors)} error(s), "
+                 f"{metrics:,} metrics requested, {report.finished_at - report.started_at:.1f} s")
+    if bill is not None:
+        lines.extend(cost_lines(bill, strategy))
     return lines
+
+
+def cost_lines(bill: costs.Cost, strategy: str) -> list[str]:
+    """The CloudWatch bill: this cycle, per day and per month at the current settings, by tier."""
+    tiers = ", ".join(f"{t} {bill.last_cycle[t]:,}" for t in costs.TIERS)
+    day = ", ".join(f"{t} {bill.per_day[t]:,.0f}" for t in costs.TIERS)
+    per_fn = "" if bill.per_function_month_usd is None else \
+        f", ${bill.per_function_month_usd:,.3f} per function ({bill.functions:,} functions)"
+    out = [f"  cost          this cycle: metrics {tiers}; ListMetrics calls {bill.last_cycle['discovery']:,}",
+           f"                per day at these settings: metrics {day}; ListMetrics calls "
+           f"{bill.per_day['discovery']:,.0f}",
+           f"                forecast ${bill.monthly_usd:,.2f}/month{per_fn} (metrics_strategy = \"{strategy}\")"]
+    if bill.measured_per_day is not None:
+        m = bill.measured_per_day
+        out.append(f"                asked over the last {bill.measured_hours:,.0f} h: "
+                   f"{sum(m[t] for t in costs.TIERS):,.0f} metrics and {m['discovery']:,.0f} ListMetrics calls per day "
+                   f"(${costs.usd(sum(m[t] for t in costs.TIERS), m['discovery']) * 30:,.2f}/month)")
+    return out
 
 
 def cmd_collect(args: argparse.Namespace) -> int:
@@ -86,7 +102,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
             print(f"ERROR the store {settings.store_path} failed this cycle: {e}; retrying in {interval} s",
                   file=sys.stderr, flush=True)
         else:
-            for line in _summary(report, interval or settings.collection.interval_seconds):
+            bill = costs.cost(store, time.time(), settings.collection)
+            for line in _summary(report, bill, settings.collection.metrics_strategy):
                 print(line, flush=True)
             if not interval:
                 code = EXIT_ERROR if report.errors else 0
@@ -107,9 +124,12 @@ def cmd_check(args: argparse.Namespace) -> int:
     start, end = review.window(now, args.window)
     rv = review.review(store, start, end, settings.thresholds, args.group_by, now=now,
                        expected=[(t.name, r) for t in settings.targets for r in t.regions],
-                       max_age_s=settings.collection.max_age_seconds)
-    print(rv.to_json() if args.format == "json" else render_table(rv))
+                       max_age_s=settings.collection.max_age_seconds,
+                       function_max_age_s=settings.collection.function_max_age_seconds)
+    rv.cost = costs.cost(store, now, settings.collection)
+    print(rv.to_json() if args.format == "json" else render_table(rv, settings.collection.metrics_strategy))
     return exit_code(rv)
+
 
 
 def exit_code(rv: review.Review) -> int:
@@ -119,7 +139,7 @@ def exit_code(rv: review.Review) -> int:
     return EXIT_ERROR if rv.errors or rv.status == "unknown" else EXIT[rv.status]
 
 
-def render_table(rv: review.Review) -> str:
+def render_table(rv: review.Review, strategy: str = "activity") -> str:
     out = []
     for t in rv.targets:
         out.append(f"== {t.target} {t.account or '(account unknown)'} {t.region}: {t.status.upper()} "
@@ -148,6 +168,8 @@ def render_table(rv: review.Review) -> str:
             out.append(f"  ... and {len(t.findings) - 15} more (--format json lists all)")
     for e in rv.errors:
         out.append(f"COLLECTION ERROR {e['target']} {e['region']} {e['api']}: {e['code']}: {e['message']}")
+    if rv.cost is not None:
+        out.extend(cost_lines(rv.cost, strategy))
     out.append(f"status: {rv.status}" + (" (collection errors: numbers may be incomplete)" if rv.errors else ""))
     return "\n".join(out)
 

@@ -93,6 +93,9 @@ DEFAULT_THRESHOLDS: dict[str, Threshold] = {
 }
 
 
+STRATEGIES = ("activity", "all")
+
+
 def default_max_age(interval_seconds: int) -> int:
     """Data older than this is stale: three missed cycles."""
     return 3 * interval_seconds
@@ -116,12 +119,26 @@ class Collection:
     # 0 means "derive from interval_seconds" (default_max_age, default_deadline); never 0 after construction.
     max_age_seconds: int = _key(0, 61, 604800, "more than interval_seconds; default 3 x interval_seconds")
     deadline_seconds: int = _key(0, 10, 86400, "at most interval_seconds; default interval_seconds - 10")
+    # per-function series (and DLQ metrics) are read this often, still at 1-minute resolution; the
+    # account's own series every interval_seconds. 0: the larger of 300 and interval_seconds.
+    function_interval_seconds: int = _key(0, 60, 86400, "at least interval_seconds; default 300")
+    # "activity": ask only series ListMetrics shows recently active (idle ones are known zeros);
+    # "all": every function's every metric every cycle (the old way, for comparison)
+    metrics_strategy: str = "activity"
 
     def __post_init__(self) -> None:
         if not self.max_age_seconds:
             object.__setattr__(self, "max_age_seconds", default_max_age(self.interval_seconds))
         if not self.deadline_seconds:
             object.__setattr__(self, "deadline_seconds", default_deadline(self.interval_seconds))
+        if not self.function_interval_seconds:
+            object.__setattr__(self, "function_interval_seconds", max(300, self.interval_seconds))
+
+    @property
+    def function_max_age_seconds(self) -> int:
+        """How old per-function (and DLQ metric) data may be: read every function_interval_seconds
+        under the activity strategy, it lags that much more than the account's own series."""
+        return self.max_age_seconds + (self.function_interval_seconds if self.metrics_strategy == "activity" else 0)
 
 
 @dataclass(frozen=True)
@@ -358,8 +375,15 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
             t.fail("warn", f"must not exceed critical ({_num(warn)} > {_num(crit)}); lower warn or raise critical")
         thresholds[name] = Threshold(float(warn), float(crit))
 
-    c, values = _numbers(file, top.get("collection", dict, {}), "collection", Collection)
-    collection = Collection(**values)
+    coll_raw = dict(top.get("collection", dict, {}))
+    strategy = coll_raw.pop("metrics_strategy", "activity")
+    c, values = _numbers(file, coll_raw, "collection", Collection)
+    if strategy not in STRATEGIES:
+        c.fail("metrics_strategy", f"must be one of {', '.join(repr(x) for x in STRATEGIES)}, got {strategy!r}")
+    collection = Collection(**values, metrics_strategy=strategy)
+    if collection.function_interval_seconds < collection.interval_seconds:
+        c.fail("function_interval_seconds", f"must be at least interval_seconds ({collection.interval_seconds}), "
+                                            f"got {collection.function_interval_seconds}; leave it out for 300")
     if collection.max_age_seconds <= collection.interval_seconds:
         c.fail("max_age_seconds", f"must be more than interval_seconds ({collection.interval_seconds}), got "
                                   f"{collection.max_age_seconds}; leave it out for 3 x interval_seconds")

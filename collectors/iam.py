@@ -11,6 +11,7 @@ IAM_PREFIX = {"lambda": "lambda", "resource-groups-tagging-api": "tag", "service
 # against the calls a full collection really makes, both ways.
 ACTIONS = (
     "cloudwatch:GetMetricData",
+    "cloudwatch:ListMetrics",
     "lambda:GetAccountSettings",
     "lambda:GetFunctionConcurrency",
     "lambda:ListFunctionEventInvokeConfigs",

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
@@ -11,11 +12,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import inventory, metrics
+from . import discovery, inventory, metrics
 from .config import Collection, Settings, Target
 from .errors import AWS_ERRORS, summarise, to_error
 from .grouping import groups_for
-from .catalogue import BY_KEY
+from .catalogue import BY_KEY, CATALOGUE
 from .model import CollectError, Covered, Point, TargetResult
 from .sessions import TargetSession
 from .store import Store, gaps
@@ -47,7 +48,7 @@ FINE_RETENTION_S = 15 * 86400   # CloudWatch keeps 1-minute data 15 days
 
 
 def metric_windows(covered: list[tuple[int, int]], now: float, c: Collection,
-                   defer_history: bool = False) -> list[tuple[int, int, int]]:
+                   defer_history: bool = False, overlap_minutes: int | None = None) -> list[tuple[int, int, int]]:
     """(start, end, period) windows to read for one subject, newest first, given its collected ranges.
 
     Every part of [now - backfill_days, now) the subject has not been read for is read, so a window
@@ -68,7 +69,8 @@ def metric_windows(covered: list[tuple[int, int]], now: float, c: Collection,
     known = list(covered)
     if known:
         s, e = known[-1]
-        e = max(s, metrics.align(e - c.overlap_minutes * 60, 60))
+        overlap = c.overlap_minutes if overlap_minutes is None else overlap_minutes
+        e = max(s, metrics.align(e - overlap * 60, 60))
         known = known[:-1] + ([(s, e)] if e > s else [])
     lo = fine_from if defer_history and not covered else min(history_from, fine_from)
     out: list[tuple[int, int, int]] = []
@@ -205,35 +207,222 @@ def _collect(r: TargetResult, sess: Any, settings: Settings, store: Store, now: 
                            with_dlq=[n for n, d, _, _ in plan_fns if d],
                            with_destination=[n for n, _, o, known in plan_fns if o or not known])
     r.series = len(queries)
-    read_metrics(r, sess.client("cloudwatch"), queries, store.coverage_map(r.account, r.region), now,
-                 settings.collection, defer_history, check_deadline)
+    read_metrics(r, sess.client("cloudwatch"), queries, store, now, settings.collection, defer_history,
+                 check_deadline)
 
 
-def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query],
-                 covered: dict[tuple[str, str], list[tuple[int, int]]], now: float, c: Collection,
-                 defer_history: bool, check_deadline: Callable[[str], None]) -> None:
-    """Read each subject's missing windows; record coverage only for subjects CloudWatch answered in full.
+Subject = tuple[str, str]
+Window = tuple[int, int, int]
+TIER = {"account": "account", "function": "function", "alias": "function", "queue": "queue"}
+HOT = ("AccountThrottles",)   # while the account shows these, function series are read every cycle
 
-    Subjects with the same windows to read (in a steady cycle, nearly all) share calls.
+
+class Reader:
+    """Reads subjects' missing windows for one target and records what CloudWatch answered in full."""
+
+    def __init__(self, r: TargetResult, cw: Any, covered: dict[Subject, list[tuple[int, int]]], now: float,
+                 c: Collection, defer_history: bool, check_deadline: Callable[[str], None]):
+        self.r, self.cw, self.covered, self.now, self.c = r, cw, covered, now, c
+        self.defer_history, self.check_deadline = defer_history, check_deadline
+
+    def read(self, subjects: dict[Subject, list[metrics.Query]],
+             choose: Callable[[Subject, Window, list[metrics.Query]], list[metrics.Query] | None] | None = None,
+             overlap_minutes: int | None = None) -> dict[Subject, list[Window]]:
+        """Read each subject's missing windows. `choose` narrows a subject's queries for a window (the
+        series known to have data; the rest are known zeros) or returns None when that cannot be known
+        (the subject is then left unread for the window). Subjects with the same windows share calls.
+        Returns the windows read in full per subject."""
+        plans: dict[tuple[Window, ...], list[Subject]] = {}
+        for subj in subjects:
+            ws = metric_windows(self.covered.get(subj, []), self.now, self.c, self.defer_history, overlap_minutes)
+            plans.setdefault(tuple(ws), []).append(subj)
+        done: dict[Subject, list[Window]] = {}
+        # newest windows first across plans: recent data matters most if the deadline cuts the cycle
+        work = sorted(((w, subjs) for ws, subjs in plans.items() for w in ws), key=lambda x: (-x[0][1], -x[0][0]))
+        for w, subjs in work:
+            start, end, period = w
+            self.check_deadline(f"reading {len(subjs)} subject(s)' metrics for {start}-{end} at {period} s")
+            asked: dict[Subject, list[metrics.Query]] = {}
+            for subj in subjs:
+                qs = subjects[subj] if choose is None else choose(subj, w, subjects[subj])
+                if qs is not None:
+                    asked[subj] = qs
+            qs = [q for subj_qs in asked.values() for q in subj_qs]
+            pts, errs, incomplete = metrics.fetch(self.cw, metrics.pack(qs), start, end, period)
+            self.r.errors.extend(errs)
+            self.count(qs)
+            bad = {metrics.subject(q) for q in incomplete}
+            self.r.points.extend(p for p in pts if _point_subject(p) not in bad)
+            s, e = metrics.align(start, period), metrics.align(end, period)
+            for subj in asked:
+                if subj not in bad:
+                    self.r.coverage.append(Covered(subj[0], subj[1], s, e))  # type: ignore[arg-type]
+                    done.setdefault(subj, []).append(w)
+        return done
+
+    def count(self, qs: list[metrics.Query]) -> None:
+        self.r.metric_queries += len(qs)
+        for q in qs:
+            tier = TIER[q.metric.scope]
+            self.r.metrics_by_tier[tier] = self.r.metrics_by_tier.get(tier, 0) + 1
+
+    def fetch(self, qs: list[metrics.Query], start: int, end: int) -> list[Point]:
+        """A re-read outside the coverage plan (reconciliation): points of the queries answered in full."""
+        pts, errs, incomplete = metrics.fetch(self.cw, metrics.pack(qs), start, end, 60)
+        self.r.errors.extend(errs)
+        self.count(qs)
+        bad = {(q.metric.key, q.dim, q.resource) for q in incomplete}
+        return [p for p in pts if (p.metric, p.dim, p.resource) not in bad]
+
+
+def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: Store, now: float, c: Collection,
+                 defer_history: bool = False, check_deadline: Callable[[str], None] = lambda step: None) -> None:
+    """Read the target's metrics, by the configured strategy.
+
+    "all": every series of every subject, every cycle. "activity": the account's own series every
+    cycle; per-function, alias and queue series every function_interval_seconds (every cycle while the
+    account throttles), and of those only the series ListMetrics names (the others are idle: known
+    zeros, not paid for); then the account's aggregates are reconciled against the functions' sums.
     """
-    by_subject: dict[tuple[str, str], list[metrics.Query]] = {}
+    covered = store.coverage_map(r.account, r.region)
+    by_subject: dict[Subject, list[metrics.Query]] = {}
     for q in queries:
         by_subject.setdefault(metrics.subject(q), []).append(q)
-    plans: dict[tuple[tuple[int, int, int], ...], list[tuple[str, str]]] = {}
-    for subj in by_subject:
-        plans.setdefault(tuple(metric_windows(covered.get(subj, []), now, c, defer_history)), []).append(subj)
-    # newest windows first across plans: recent data matters most if the deadline cuts the cycle
-    work = sorted(((w, subjs) for ws, subjs in plans.items() for w in ws), key=lambda x: (-x[0][1], -x[0][0]))
-    for (start, end, period), subjs in work:
-        check_deadline(f"reading {len(subjs)} subject(s)' metrics for {start}-{end} at {period} s")
-        qs = [q for subj in subjs for q in by_subject[subj]]
-        pts, errs, incomplete = metrics.fetch(cw, metrics.pack(qs), start, end, period)
-        r.errors.extend(errs)
-        r.metric_queries += len(qs)
-        bad = {metrics.subject(q) for q in incomplete}
-        r.points.extend(p for p in pts if _point_subject(p) not in bad)
-        s, e = metrics.align(start, period), metrics.align(end, period)
-        r.coverage.extend(Covered(scope, dim, s, e) for scope, dim in subjs if (scope, dim) not in bad)  # type: ignore[arg-type]
+    reader = Reader(r, cw, covered, now, c, defer_history, check_deadline)
+    if c.metrics_strategy == "all":
+        reader.read(by_subject)
+        return
+    account = {s: qs for s, qs in by_subject.items() if s[0] == "account"}
+    rest = {s: qs for s, qs in by_subject.items() if s[0] != "account"}
+    reader.read(account)
+    last = store.function_read_at(r.target, r.region)
+    due = (last is None or c.function_interval_seconds <= c.interval_seconds
+           or now - last >= c.function_interval_seconds - c.interval_seconds / 2 or _account_hot(r, last))
+    if not due:   # between function reads, only what was never read (a new function) is read now
+        rest = {s: qs for s, qs in rest.items() if s not in covered}
+    if not rest:
+        return
+    check_deadline("listing the active series")
+    try:
+        recent = discovery.list_series(cw, recently_active=True)
+    except AWS_ERRORS as e:
+        # without a listing an idle series cannot be told from an unread one: leave them unknown
+        r.errors.append(to_error(e, "discovery", "cloudwatch:ListMetrics"))
+        return
+    r.discovery_calls += recent.calls
+    full: list[discovery.Listing] = []
+
+    def choose(subj: Subject, w: Window, qs: list[metrics.Query]) -> list[metrics.Query] | None:
+        start = w[0]
+        if start >= now - discovery.RECENT_S + 600:
+            listing = recent
+        elif start >= now - discovery.FULL_S + 3600:
+            if not full:
+                try:
+                    full.append(discovery.list_series(cw, recently_active=False))
+                    r.discovery_calls += full[0].calls
+                except AWS_ERRORS as e:
+                    r.errors.append(to_error(e, "discovery", "cloudwatch:ListMetrics"))
+                    full.append(discovery.Listing())   # failed: ask every series of older windows
+                    return qs
+            listing = full[0]
+            if not listing.calls:
+                return qs
+        else:
+            return qs   # older than any listing covers: ask everything
+        have = listing.of(*subj)
+        return [q for q in qs if (q.metric.key, q.resource) in have]
+
+    # a new series is listed up to 15 minutes late: each read goes back that far (the bill is per
+    # metric, not per minute), so its first minutes are read as soon as it is listed
+    lag = max(c.overlap_minutes, discovery.LISTING_LAG_S // 60 + 5)
+    reader.read(rest, choose, overlap_minutes=lag)
+    if due:
+        r.function_read_at = now
+    reconcile(r, reader, store, by_subject, recent, cw, now)
+
+
+def _account_hot(r: TargetResult, since: float | None) -> bool:
+    """The account throttled in the minutes read this cycle since the last function read."""
+    after = (since or 0) - 60
+    return any(p.metric in HOT and p.value > 0 and p.ts >= after for p in r.points)
+
+
+RECONCILE_SETTLE_S = 120   # the newest minutes are still being published: not compared
+
+
+def reconcile(r: TargetResult, reader: Reader, store: Store, by_subject: dict[Subject, list[metrics.Query]],
+              listing: discovery.Listing, cw: Any, now: float) -> None:
+    """Compare each account aggregate with the per-minute sum of its function metric over the minutes
+    just read. Where the account is higher, a function's series was not asked (it woke up after the
+    listing, or is listed late): list again and read what is new back to where the gap began, and if
+    that does not explain it, read that metric for every function over the gap. What still does not
+    add up is recorded as an error (and the review reports the difference)."""
+    fine = [c for c in r.coverage if c.scope == "function" and c.end - c.start <= 86400]
+    if not fine:
+        return
+    lo = max(min(c.start for c in fine), int(now) - discovery.RECENT_S)
+    hi = metrics.align(now, 60) - RECONCILE_SETTLE_S
+    if hi <= lo:
+        return
+    pairs = {m.key: m.reconciles for m in CATALOGUE if m.reconciles}
+    values = _merged(store, r, [*pairs, *pairs.values()], lo, hi)
+
+    def gaps_of(acc_key: str, fn_key: str) -> list[int]:
+        acc: dict[int, float] = {}
+        fns: dict[int, float] = defaultdict(float)
+        for (k, dim, _, ts), v in values.items():
+            if k == acc_key:
+                acc[ts] = v
+            elif k == fn_key:
+                fns[ts] += v
+        return sorted(ts for ts, v in acc.items() if v > fns.get(ts, 0.0) + 0.5)
+
+    functions = [dim for scope, dim in by_subject if scope == "function"]
+    fn_queries = {(q.metric.key, q.dim): q for subj, qs in by_subject.items() if subj[0] == "function" for q in qs}
+    asked = {(p.metric, p.dim) for p in r.points}
+    relisted: discovery.Listing | None = None
+    for acc_key, fn_key in pairs.items():
+        missing = gaps_of(acc_key, fn_key)
+        if not missing:
+            continue
+        m0, end = missing[0], metrics.align(now, 60)
+        if relisted is None:
+            try:
+                relisted = discovery.list_series(cw, recently_active=True)
+                r.discovery_calls += relisted.calls
+            except AWS_ERRORS as e:
+                r.errors.append(to_error(e, "discovery", "cloudwatch:ListMetrics"))
+                relisted = discovery.Listing()
+        new = [fn_queries[(fn_key, f)] for f in functions if (fn_key, "") in relisted.of("function", f)
+               and (fn_key, "") not in listing.of("function", f) and (fn_key, f) in fn_queries]
+        for p in reader.fetch(new, m0, end):
+            r.points.append(p)
+            values[(p.metric, p.dim, p.resource, p.ts)] = p.value
+        missing = gaps_of(acc_key, fn_key)
+        if missing:   # not listed yet: ask this metric of every function over the gap
+            m0 = missing[0]
+            sweep = [q for (k, f), q in fn_queries.items() if k == fn_key and (k, f) not in asked
+                     and q not in new]
+            for p in reader.fetch(sweep, m0, end):
+                r.points.append(p)
+                values[(p.metric, p.dim, p.resource, p.ts)] = p.value
+            missing = gaps_of(acc_key, fn_key)
+        if missing:
+            r.errors.append(CollectError(
+                "reconcile", "cloudwatch:GetMetricData", "Unexplained",
+                f"the account's {BY_KEY[acc_key].name} exceeds its functions' sum in {len(missing)} minute(s) "
+                f"from {time.strftime('%H:%M UTC', time.gmtime(missing[0]))}: a function not in the inventory?"))
+
+
+def _merged(store: Store, r: TargetResult, keys: list[str], start: int, end: int
+            ) -> dict[tuple[str, str, str, int], float]:
+    """(metric, dim, resource, ts) -> value over [start, end): stored points, then this cycle's over them."""
+    out = {(m, d, res, ts): v for m, d, res, ts, v in store.points(r.account, r.region, keys, start, end)}
+    wanted = set(keys)
+    out.update({(p.metric, p.dim, p.resource, p.ts): p.value for p in r.points
+                if p.metric in wanted and start <= p.ts < end and p.period == 60})
+    return out
 
 
 def _point_subject(p: Point) -> tuple[str, str]:

@@ -136,6 +136,7 @@ class Review:
     targets: list[TargetReview]
     findings: list[Finding]
     errors: list[dict[str, Any]]   # each target's latest collection errors
+    cost: Any = None               # collectors.cost.Cost, attached by the caller (what collecting costs)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -210,16 +211,18 @@ def group_peaks(store: Store, account: str, region: str, kind: str, start: int, 
 
 def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold], group_kind: str = "prefix",
            *, now: float | None = None, expected: Iterable[tuple[str, str]] = (),
-           max_age_s: float = DEFAULT_MAX_AGE_S) -> Review:
+           max_age_s: float = DEFAULT_MAX_AGE_S, function_max_age_s: float | None = None) -> Review:
     """The review of every (target, region) over [start, end): those `expected` (the config's) and those
     the store has met. A configured target with no data is listed as unknown with its last errors; data
-    older than `max_age_s` at `now` (default: the window's end) is stale, and stale is unknown."""
+    older than `max_age_s` at `now` (default: the window's end) is stale, and stale is unknown.
+    Per-function series may lag `function_max_age_s` (read on their own, slower cadence)."""
     now = end if now is None else now
     health = {(h["target"], h["region"]): h for h in store.health()}
     accounts = {(a["target"], a["region"]): dict(a) for a in store.query("SELECT * FROM accounts")}
     keys = sorted(set(expected) | health.keys() | accounts.keys())
+    fn_age = max_age_s if function_max_age_s is None else function_max_age_s
     targets = [_target(store, key, health.get(key), accounts.get(key), start, end, now, thresholds, group_kind,
-                       max_age_s) for key in keys]
+                       max_age_s, fn_age) for key in keys]
     findings = sorted((f for t in targets for f in t.findings),
                       key=lambda f: (-SEVERITY[f.severity], f.account or "", f.region, f.kind, f.subject))
     errors = [e for t in targets for e in (t.health.errors if t.health else [])]
@@ -256,7 +259,7 @@ def _why(errors: list[dict[str, Any]]) -> str:
 
 def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: dict[str, Any] | None,
             start: int, end: int, now: float, th: dict[str, Threshold], group_kind: str,
-            max_age_s: float) -> TargetReview:
+            max_age_s: float, fn_age_s: float) -> TargetReview:
     target, region = key
     account = (acc or {}).get("account") or (h or {}).get("account")
     health = _health(store, h, account, region, now, max_age_s)
@@ -284,7 +287,8 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
         if not secs or last is None:
             return "none"
         tail = max(0, end - last)
-        return "complete" if span - secs - tail <= 0 and tail <= max_age_s else "partial"
+        age = max_age_s if scope == "account" else fn_age_s
+        return "complete" if span - secs - tail <= 0 and tail <= age else "partial"
 
     # Indexed once: a review asks ~12 figures per function, and scanning every series for each
     # one is O(functions x series).

@@ -123,8 +123,14 @@ MIGRATIONS: list[str] = [
     CREATE TABLE target_health (
         target TEXT NOT NULL, region TEXT NOT NULL, account TEXT,
         last_attempt REAL NOT NULL, last_success REAL, listed_at REAL, last_cycle INTEGER NOT NULL,
+        function_read_at REAL,
         PRIMARY KEY (target, region)
     ) WITHOUT ROWID;
+    ALTER TABLE target_runs ADD COLUMN metrics_account INTEGER;
+    ALTER TABLE target_runs ADD COLUMN metrics_function INTEGER;
+    ALTER TABLE target_runs ADD COLUMN metrics_queue INTEGER;
+    ALTER TABLE target_runs ADD COLUMN discovery_calls INTEGER;
+    CREATE INDEX target_runs_by_time ON target_runs(started_at);
     """,
 ]
 
@@ -297,17 +303,20 @@ class Store:
                 self._write_inventory(c, r, now)
                 n_points = self._write_points(c, r)
                 self._add_coverage(c, r.account, r.region, r.coverage)
-            c.execute("INSERT OR REPLACE INTO target_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            tiers = r.metrics_by_tier
+            c.execute("INSERT OR REPLACE INTO target_runs VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                       (cycle_id, r.target, r.region, r.account, r.started_at, r.finished_at,
                        None if r.functions is None else len(r.functions), r.series, r.api_calls,
-                       r.metric_queries, n_points, len(r.errors)))
-            c.execute("""INSERT INTO target_health VALUES (?,?,?,?,?,?,?)
+                       r.metric_queries, n_points, len(r.errors), tiers.get("account", 0),
+                       tiers.get("function", 0), tiers.get("queue", 0), r.discovery_calls))
+            c.execute("""INSERT INTO target_health VALUES (?,?,?,?,?,?,?,?)
                          ON CONFLICT(target, region) DO UPDATE SET
                            account = COALESCE(excluded.account, account), last_attempt = excluded.last_attempt,
                            last_success = COALESCE(excluded.last_success, last_success),
-                           listed_at = COALESCE(excluded.listed_at, listed_at), last_cycle = excluded.last_cycle""",
+                           listed_at = COALESCE(excluded.listed_at, listed_at), last_cycle = excluded.last_cycle,
+                           function_read_at = COALESCE(excluded.function_read_at, function_read_at)""",
                       (r.target, r.region, r.account, now, None if r.errors or r.account is None else now,
-                       now if r.functions is not None else None, cycle_id))
+                       now if r.functions is not None else None, cycle_id, r.function_read_at))
 
     def _write_inventory(self, c: sqlite3.Connection, r: TargetResult, now: float) -> None:
         key = (r.account, r.region)
@@ -481,6 +490,33 @@ class Store:
         row = self.conn.execute("SELECT MAX(end) FROM series_coverage WHERE account = ? AND region = ? "
                                 "AND scope = 'account'", (account, region)).fetchone()
         return row[0]
+
+    def function_read_at(self, target: str, region: str) -> float | None:
+        """When the target's per-function series were last read (None: never)."""
+        row = self.conn.execute("SELECT function_read_at FROM target_health WHERE target = ? AND region = ?",
+                                (target, region)).fetchone()
+        return None if row is None else row[0]
+
+    def points(self, account: str, region: str, metric_keys: Sequence[str], start: int, end: int
+               ) -> list[tuple[str, str, str, int, float]]:
+        """(metric, dim, resource, ts, value) of the stored points of these metrics in [start, end)."""
+        if not metric_keys:
+            return []
+        marks = ",".join("?" * len(metric_keys))
+        arm = (f"SELECT s.metric, s.dim, s.resource, p.ts, p.value FROM series s JOIN {{points}} p "
+               f"ON p.series_id = s.id WHERE s.account = ? AND s.region = ? AND s.metric IN ({marks}) "
+               f"AND p.ts >= ? AND p.ts < ?")
+        params = (account, region, *metric_keys, start, end)
+        return [tuple(row) for row in self.conn.execute(union_points(arm), params * len(RESOLUTIONS))]  # type: ignore[misc]
+
+    def cost_runs(self, since: float) -> list[sqlite3.Row]:
+        """target_runs rows (cycle, start, metrics per tier, ListMetrics calls) started since `since`."""
+        return self.conn.execute(
+            "SELECT cycle_id, started_at, metrics_account, metrics_function, metrics_queue, discovery_calls "
+            "FROM target_runs WHERE started_at >= ?", (since,)).fetchall()
+
+    def function_count(self) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM functions").fetchone()[0]
 
     def health(self) -> list[dict[str, Any]]:
         """Every (target, region) the collector has attempted: account, last attempt and success, last listing."""

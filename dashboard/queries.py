@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors import config, history, review as rv, triage
+from collectors import cost as costs
 from collectors.store import Store, StoreError
 
 TTL = 3600          # an upper bound; the version key does the real invalidation
@@ -62,6 +63,12 @@ def _cached(fn):
 
 
 @_cached
+def cost(s: Store, cfg: str) -> costs.Cost | None:
+    """The CloudWatch bill of collecting, at the current settings (None before the first cycle)."""
+    return costs.cost(s, time.time(), settings(cfg).collection)
+
+
+@_cached
 def status(s: Store, cfg: str) -> triage.DataStatus:
     """Freshness and the latest collection errors."""
     return triage.data_status(s)
@@ -73,7 +80,8 @@ def review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
     st_ = settings(cfg)
     return rv.review(s, start, end, st_.thresholds, "prefix",
                      expected=[(t.name, r) for t in st_.targets for r in t.regions],
-                     max_age_s=st_.collection.max_age_seconds)
+                     max_age_s=st_.collection.max_age_seconds,
+                     function_max_age_s=st_.collection.function_max_age_seconds)
 
 
 def target(cfg: str, start: int, end: int, account: str, region: str) -> rv.TargetReview | None:

@@ -289,6 +289,26 @@ def render_freshness(ctx: Context) -> None:
             st.caption(f"… and {len(s.errors) - 8} more (Overview lists them all).")
     else:
         st.caption("No collection errors in the latest cycle.")
+    render_cost(ctx)
+
+
+def render_cost(ctx: Context) -> None:
+    """The CloudWatch bill of collecting: metrics per cycle, per day and the monthly forecast, by tier."""
+    bill = queries.cost(ctx.cfg)
+    if bill is None:
+        return
+    c = queries.settings(ctx.cfg).collection
+    with st.expander(f"CloudWatch cost ≈ ${bill.monthly_usd:,.2f}/month", icon=":material/payments:"):
+        per_fn = "" if bill.per_function_month_usd is None else \
+            f" (${bill.per_function_month_usd:,.3f} per function, {bill.functions:,} functions)"
+        st.caption(f"Forecast at these settings{per_fn}: metrics strategy **{c.metrics_strategy}**, account "
+                   f"every {fmt.duration(c.interval_seconds)}, functions every "
+                   f"{fmt.duration(c.function_interval_seconds)}.")
+        rows = [{"tier": t, "latest cycle": bill.last_cycle[t], "per day": round(bill.per_day[t])}
+                for t in ("account", "function", "queue")]
+        rows.append({"tier": "ListMetrics calls", "latest cycle": bill.last_cycle["discovery"],
+                     "per day": round(bill.per_day["discovery"])})
+        st.dataframe(rows, hide_index=True, width="stretch")
 
 
 # -- shared page helpers -----------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The collector end to end: real HTTP to the sandbox, a real store file, the CLI's exact numbers."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 
@@ -87,6 +88,9 @@ def test_collect_then_check_reports_the_seeded_numbers(fleet, capsys):
 
 def test_second_cycle_is_incremental_and_picks_up_late_points(fleet, sb, capsys):
     settings = config.load(fleet)
+    # function series read every cycle here (by default every 5 minutes: see test_activity.py)
+    settings = dataclasses.replace(settings, collection=dataclasses.replace(settings.collection,
+                                                                            function_interval_seconds=60))
     store = Store(settings.store_path)
     first = run_cycle(settings, store)
     assert first.exit_code == 0
@@ -98,11 +102,12 @@ def test_second_cycle_is_incremental_and_picks_up_late_points(fleet, sb, capsys)
     assert second.exit_code == 0
     calls = {(r.target, r.region): r.api_calls for r in second.results}
     # steady state: no per-function calls; sts, ListFunctions, GetResources, GetAccountSettings,
-    # 2 GetServiceQuota, 2 queues x (GetQueueUrl + GetQueueAttributes), 1 GetMetricData
-    assert calls[("prod", "us-east-1")] == 11
+    # 2 GetServiceQuota, 2 queues x (GetQueueUrl + GetQueueAttributes), GetMetricData for the account,
+    # ListMetrics (RecentlyActive) for AWS/Lambda and AWS/SQS, GetMetricData for the active series
+    assert calls[("prod", "us-east-1")] == 14
     first_calls = {(r.target, r.region): r.api_calls for r in first.results}
-    # first run: + 10 functions x 3 detail calls (backfill_days = 1 = 24 h: no hourly window)
-    assert first_calls[("prod", "us-east-1")] == 11 + 30
+    # first run: + 10 functions x 3 detail calls, + the two-week listing for the backfill's older hours
+    assert first_calls[("prod", "us-east-1")] == 14 + 30 + 2
     code, data = check_json(capsys, fleet)
     p = by_target(data)[(PROD, "us-east-1")]
     assert p["throttles"] == 359    # 350 + the late 9, nothing counted twice

@@ -59,13 +59,13 @@ def answered(batch, *results):
 
 def test_pack_fills_calls_to_500_without_splitting_a_subject():
     names = [f"f{i}" for i in range(80)]
-    queries = metrics.plan(names, [], [], names, names)  # 3 + 80 * 12 = 963 queries
+    queries = metrics.plan(names, [], [], names, names)  # 6 + 80 * 12 = 966 queries
     batches = metrics.pack(queries)
-    # 3 account + 41 functions x 12 = 495 (a 42nd would make 507), then the other 39 x 12
-    assert [len(b) for b in batches] == [495, 468]
+    # 6 account + 41 functions x 12 = 498 (a 42nd would make 510), then the other 39 x 12
+    assert [len(b) for b in batches] == [498, 468]
     owners = [{metrics.subject(q) for q in b} for b in batches]
     assert not owners[0] & owners[1]
-    assert sum(len(b) for b in metrics.pack(queries, limit=12)) == 963   # one subject per call at worst
+    assert sum(len(b) for b in metrics.pack(queries, limit=12)) == 966   # one subject per call at worst
 
 
 def test_batches_follow_next_token_align_and_drop_zeros(cw):
@@ -80,13 +80,13 @@ def test_batches_follow_next_token_align_and_drop_zeros(cw):
         "NextToken": "page2"}, first)
     stub.add_response("get_metric_data", answered(batches[0],
         {"Id": "q0", "StatusCode": "Complete", "Timestamps": [dt(T0 + 60), dt(T0 + 120)], "Values": [900.0, 0.0]},
-        {"Id": "q494", "StatusCode": "Complete", "Timestamps": [dt(T0)], "Values": [3.0]}),
+        {"Id": "q497", "StatusCode": "Complete", "Timestamps": [dt(T0)], "Values": [3.0]}),
         {**first, "NextToken": "page2"})
     stub.add_response("get_metric_data", answered(batches[1],
         {"Id": "q467", "StatusCode": "Complete", "Timestamps": [dt(T0 + 540)], "Values": [7.0]}), first)
     points, errors, incomplete = metrics.fetch(client, batches, start, end, 60)
     assert errors == [] and incomplete == set()   # q0's PartialData was followed by its Complete page
-    last0, last1 = batches[0][494], batches[1][467]
+    last0, last1 = batches[0][497], batches[1][467]
     assert [(p.metric, p.dim, p.ts, p.value) for p in points] == [
         ("AccountConcurrentExecutions", "", T0, 870.0), ("AccountConcurrentExecutions", "", T0 + 60, 900.0),
         (last0.metric.key, last0.dim, T0, 3.0), (last1.metric.key, last1.dim, T0 + 540, 7.0)]
@@ -95,16 +95,16 @@ def test_batches_follow_next_token_align_and_drop_zeros(cw):
 def test_request_shape_and_500_per_call(cw):
     client, stub = cw
     names = [f"f{i}" for i in range(42)]
-    queries = metrics.plan(names, [], [], names, names)  # 3 + 42 * 12 = 507
+    queries = metrics.plan(names, [], [], names, names)  # 6 + 42 * 12 = 510
     batches = metrics.pack(queries)
-    assert [len(b) for b in batches] == [495, 12]
+    assert [len(b) for b in batches] == [498, 12]
     for batch in batches:
         stub.add_response("get_metric_data", answered(batch), {
             "MetricDataQueries": metrics.request(batch, 60),
             "StartTime": T0, "EndTime": T0 + 60, "ScanBy": "TimestampAscending"})
     points, errors, incomplete = metrics.fetch(client, batches, T0, T0 + 60, 60)
     assert (points, errors, incomplete) == ([], [], set())
-    req = metrics.request(queries[3:4], 300)[0]
+    req = metrics.request(queries[6:7], 300)[0]
     assert req == {"Id": "q0", "ReturnData": True, "MetricStat": {
         "Metric": {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
                    "Dimensions": [{"Name": "FunctionName", "Value": "f0"}]}, "Period": 300, "Stat": "Sum"}}

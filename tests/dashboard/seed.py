@@ -63,6 +63,9 @@ def fn(name: str, *, reserved: int | None = None, tags: dict[str, str] | None = 
 def seed(dir_: Path, now: float | None = None, errors: bool = True) -> Path:
     """Write the store and a fleet.toml into dir_; returns the config path."""
     now = now or time.time()
+    # records are written a few seconds before `now`: keep them inside the same minute (else a run in
+    # a minute's first seconds puts the queue read in the minute before and its growth is off)
+    now = max(now, int(now) // 60 * 60 + 10)
     m = int(now) // 60 * 60          # the current minute
     db = dir_ / "seed.db"
     store = Store(db)
