@@ -1,7 +1,6 @@
 """What the reliability tests share: the collector's config for the seeded fleet and the review at a pinned time."""
 from __future__ import annotations
 
-import inspect
 import json
 import sqlite3
 from pathlib import Path
@@ -45,17 +44,11 @@ def review_at(cfg: Path, now: float, window_s: int = WINDOW_S) -> dict[str, Any]
     store = Store(settings.store_path, readonly=True)
     try:
         start, end = review.window(now, window_s)
-        # Pass what the CLI's check passes, as far as this version of review() takes it (its
-        # signature grows with the unknown-aware review: now, expected targets, max age).
-        kw: dict[str, Any] = {}
-        params = inspect.signature(review.review).parameters
-        if "now" in params:
-            kw["now"] = now
-        if "expected" in params:
-            kw["expected"] = [(t.name, r) for t in settings.targets for r in t.regions]
-        if "max_age_s" in params and hasattr(settings.collection, "max_age_seconds"):
-            kw["max_age_s"] = settings.collection.max_age_seconds
-        return json.loads(review.review(store, start, end, settings.thresholds, **kw).to_json())
+        rv = review.review(store, start, end, settings.thresholds, now=now,
+                           expected=[(t.name, r) for t in settings.targets for r in t.regions],
+                           max_age_s=settings.collection.max_age_seconds,
+                           function_max_age_s=settings.collection.function_max_age_seconds)
+        return json.loads(rv.to_json())
     finally:
         store.close()
 

@@ -133,8 +133,9 @@ def _assert_phases(case: Case, during: Any, after: Any, after_meta: Any | None) 
     if after.wrong_zeros or after.too_low or after.unknown or after.other or after.statuses:
         problems.append("AFTER recovery, figures differ from the fault-free run:\n" + after.explain()
                         + ("\nstatuses:\n  " + "\n  ".join(after.statuses[:12]) if after.statuses else ""))
-    if after_meta is not None and (after_meta.unknown or after_meta.too_low or after_meta.other
-                                   or after_meta.wrong_zeros):
+    # coverage higher than the baseline's is fine: a recovering run may have read the functions' series
+    # a cycle later than the fault-free run did (they are read every function_interval_seconds)
+    if after_meta is not None and (after_meta.unknown or after_meta.too_low or after_meta.wrong_zeros):
         problems.append("AFTER recovery, coverage is not complete again:\n" + after_meta.explain())
     assert not problems, f"{case.name}\n" + "\n\n".join(problems)
 
