@@ -357,11 +357,12 @@ def reconcile(r: TargetResult, reader: Reader, store: Store, by_subject: dict[Su
     just read. Where the account is higher, a function's series was not asked (it woke up after the
     listing, or is listed late): list again and read what is new back to where the gap began, and if
     that does not explain it, read that metric for every function over the gap. What still does not
-    add up is recorded as an error (and the review reports the difference)."""
-    fine = [c for c in r.coverage if c.scope == "function" and c.end - c.start <= 86400]
+    add up is recorded as an error (check and the dashboard show it; check exits 3)."""
+    recent = int(now) - discovery.RECENT_S
+    fine = [c for c in r.coverage if c.scope == "function" and c.end > recent]
     if not fine:
         return
-    lo = max(min(c.start for c in fine), int(now) - discovery.RECENT_S)
+    lo = max(min(c.start for c in fine), recent) // 60 * 60
     hi = metrics.align(now, 60) - RECONCILE_SETTLE_S
     if hi <= lo:
         return
