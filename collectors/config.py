@@ -360,7 +360,7 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
             rr.fail("prefix", "prefix and group must be non-empty strings")
         rules.append(PrefixRule(prefix, group))
     grouping = Grouping(delimiters=delimiters, prefix_rules=tuple(sorted(rules, key=lambda r: -len(r.prefix))),
-                        tag_keys=g.strings("tag_keys"), **depth)
+                        tag_keys=g.strings("tag_keys"), **depth)  # type: ignore[arg-type]  # prefix_depth: an int
 
     th_raw = top.get("thresholds", dict, {})
     th = _Reader(file, th_raw, "thresholds", {k: "a table {warn = N, critical = N}" for k in DEFAULT_THRESHOLDS})

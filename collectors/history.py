@@ -57,7 +57,7 @@ def _fill(buckets: dict[int, float], ranges: list[tuple[int, int]], start: int, 
           align) -> list[tuple[int, float | None]]:
     """Each bucket's value; 0.0 where the bucket was collected (for every series asked) and had no
     point; None where it was not collected."""
-    out = []
+    out: list[tuple[int, float | None]] = []
     b = align(start)
     while b < end:
         nxt = b + step

@@ -284,6 +284,7 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
     account throttles), and of those only the series ListMetrics names (the others are idle: known
     zeros, not paid for); then the account's aggregates are reconciled against the functions' sums.
     """
+    assert r.account is not None   # metrics are read only once the caller's identity is known
     covered = store.coverage_map(r.account, r.region)
     by_subject: dict[Subject, list[metrics.Query]] = {}
     for q in queries:
@@ -419,6 +420,7 @@ def reconcile(r: TargetResult, reader: Reader, store: Store, by_subject: dict[Su
 def _merged(store: Store, r: TargetResult, keys: list[str], start: int, end: int
             ) -> dict[tuple[str, str, str, int], float]:
     """(metric, dim, resource, ts) -> value over [start, end): stored points, then this cycle's over them."""
+    assert r.account is not None
     out = {(m, d, res, ts): v for m, d, res, ts, v in store.points(r.account, r.region, keys, start, end)}
     wanted = set(keys)
     out.update({(p.metric, p.dim, p.resource, p.ts): p.value for p in r.points

@@ -244,8 +244,9 @@ def _health(store: Store, h: dict[str, Any] | None, account: str | None, region:
         "SELECT target, region, account, source, api, code, message, at FROM errors "
         "WHERE cycle_id = ? AND target = ? AND region = ? ORDER BY source, api", (h["last_cycle"], h["target"], region))]
     data_end = store.data_end(account, region) if account else None
-    return Health(last_attempt=h and h["last_attempt"], last_success=h and h["last_success"],
-                  listed_at=h and h["listed_at"], data_end=data_end,
+    h = h or {}
+    return Health(last_attempt=h.get("last_attempt"), last_success=h.get("last_success"),
+                  listed_at=h.get("listed_at"), data_end=data_end,
                   stale=data_end is None or now - data_end > max_age_s, errors=errors)
 
 
@@ -383,9 +384,9 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
 
     # Dead-letter queues, once each however many functions feed them.
     for arn, q in sorted(queues.items()):
-        d = depth(arn)
-        if d is not None:
-            check("dlq_messages", q["name"], d, None, f"DLQ {q['name']}: {d} messages waiting")
+        waiting = depth(arn)
+        if waiting is not None:
+            check("dlq_messages", q["name"], waiting, None, f"DLQ {q['name']}: {waiting} messages waiting")
 
     # The account's own series, and the fleet's totals (known when every listed function is).
     ka = known("account")

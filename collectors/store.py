@@ -285,7 +285,7 @@ class Store:
     # -- writes ------------------------------------------------------------------------------
     def begin_cycle(self, now: float) -> int:
         with self.transaction() as c:
-            return c.execute("INSERT INTO cycles(started_at) VALUES (?)", (now,)).lastrowid
+            return int(c.execute("INSERT INTO cycles(started_at) VALUES (?)", (now,)).lastrowid or 0)
 
     def end_cycle(self, cycle_id: int, now: float) -> None:
         with self.transaction() as c:
@@ -364,7 +364,7 @@ class Store:
         return ids
 
     def _write_points(self, c: sqlite3.Connection, r: TargetResult) -> int:
-        if not r.points:
+        if not r.points or r.account is None:
             return 0
         ids = self._series_ids(c, r.account, r.region, ((p.metric, p.dim, p.resource) for p in r.points))
         by_res: dict[int, list[tuple[int, int, float]]] = {}
@@ -392,7 +392,8 @@ class Store:
                                           "WHERE account = ? AND region = ?", (account, region)):
             if (scope, dim) in todo:
                 have[(scope, dim)].append((s, e))
-        drop, add = [], []
+        drop: list[tuple[str, str, str, str, int]] = []
+        add: list[tuple[str, str, str, str, int, int]] = []
         for key, new in todo.items():
             old = have.get(key, [])
             merged = merge_ranges(old + new)
@@ -507,7 +508,8 @@ class Store:
                f"ON p.series_id = s.id WHERE s.account = ? AND s.region = ? AND s.metric IN ({marks}) "
                f"AND p.ts >= ? AND p.ts < ?")
         params = (account, region, *metric_keys, start, end)
-        return [tuple(row) for row in self.conn.execute(union_points(arm), params * len(RESOLUTIONS))]  # type: ignore[misc]
+        return [(row[0], row[1], row[2], row[3], row[4])
+                for row in self.conn.execute(union_points(arm), params * len(RESOLUTIONS))]
 
     def cost_runs(self, since: float) -> list[sqlite3.Row]:
         """target_runs rows (cycle, start, metrics per tier, ListMetrics calls) started since `since`."""

@@ -146,7 +146,7 @@ def streak_start(points: Sequence[tuple[int, int]], gap_s: int = EPISODE_GAP_S) 
 
 def throttling(store: Store, t: TargetReview, start: int, end: int) -> list[ThrottleRow]:
     """Functions that throttled in [start, end), worst first (status, then throttle count)."""
-    points = _nonzero_points(store, t.account, t.region, "Throttles", start, end)
+    points = _nonzero_points(store, _account(t), t.region, "Throttles", start, end)
     rows = []
     for f in t.functions:
         if not f.throttles:
@@ -154,7 +154,7 @@ def throttling(store: Store, t: TargetReview, start: int, end: int) -> list[Thro
         inv = f.invocations
         rate = f.throttles / (inv + f.throttles) if inv is not None else None
         pts = points.get(f.name, [])
-        rows.append(ThrottleRow(t.account, t.region, f.name, f.groups.get("prefix"), f.throttles, inv, rate,
+        rows.append(ThrottleRow(_account(t), t.region, f.name, f.groups.get("prefix"), f.throttles, inv, rate,
                                 f.peak_concurrency, f.reserved_concurrency, streak_start(pts),
                                 pts[-1][0] if pts else None, f.status))
     return sorted(rows, key=lambda r: (-SEVERITY[r.status], -r.throttles, r.function))
@@ -177,7 +177,7 @@ class AsyncRow:
 
 def async_failures(t: TargetReview) -> list[AsyncRow]:
     """Functions that dropped or lost async events, worst first (events lost before events dropped)."""
-    rows = [AsyncRow(t.account, t.region, f.name, f.groups.get("prefix"), f.async_events_dropped,
+    rows = [AsyncRow(_account(t), t.region, f.name, f.groups.get("prefix"), f.async_events_dropped,
                      f.dead_letter_errors, f.destination_delivery_failures, f.max_async_event_age_ms,
                      f.dlq_arn, f.on_failure_arn, f.status)
             for f in t.functions
@@ -217,11 +217,12 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
     from .review import grade
     feeders: dict[str, list[str]] = defaultdict(list)
     for f in t.functions:
-        for arn in {f.dlq_arn, f.on_failure_arn} - {None}:
-            feeders[arn].append(f.name)
+        for arn in {f.dlq_arn, f.on_failure_arn}:
+            if arn is not None:
+                feeders[arn].append(f.name)
     ages: dict[str, float] = {}
     peaks: dict[str, float] = {}
-    for metric, dim, _, ts, v, _ in sorted(series_points(store, t.account, t.region, ["DLQOldestAge", "DLQVisible"],
+    for metric, dim, _, ts, v, _ in sorted(series_points(store, _account(t), t.region, ["DLQOldestAge", "DLQVisible"],
                                                          start, end), key=lambda p: p[3]):
         if metric == "DLQOldestAge":
             ages[dim] = v   # the latest wins
@@ -229,21 +230,21 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
             peaks[dim] = max(peaks.get(dim, v), v)
     rows = []
     for q in store.query("SELECT * FROM queues WHERE account = ? AND region = ? ORDER BY name",
-                         (t.account, t.region)):
+                         (_account(t), t.region)):
         # The live depth against the metric an hour earlier (or at the window's start): the newest
         # minutes of the metric are often not published yet and would read as an empty queue.
         ref = max(start, int(q["updated_at"]) - 3600) // 60 * 60
-        then = [p[4] for p in series_points(store, t.account, t.region, ["DLQVisible"], ref, ref + 60, [q["name"]])]
-        before = max(then) if then else 0.0 if store.coverage(t.account, t.region, ref, ref + 60, "queue",
+        then = [p[4] for p in series_points(store, _account(t), t.region, ["DLQVisible"], ref, ref + 60, [q["name"]])]
+        before = max(then) if then else 0.0 if store.coverage(_account(t), t.region, ref, ref + 60, "queue",
                                                               [q["name"]]) else None
-        covered = bool(store.coverage(t.account, t.region, start, end, "queue", [q["name"]]))
+        covered = bool(store.coverage(_account(t), t.region, start, end, "queue", [q["name"]]))
         visible, error = q["visible"], q["error"]
         if t.health is not None and t.health.stale and visible is not None:
             # the collector has not read it lately: the last depth is history, not what waits now
             visible, error = None, (f"stale: {visible:,} message(s) when last read "
                                     f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(q['updated_at']))}")
         rows.append(QueueRow(
-            t.account, t.region, q["name"], q["arn"], visible, q["not_visible"] if visible is not None else None,
+            _account(t), t.region, q["name"], q["arn"], visible, q["not_visible"] if visible is not None else None,
             q["delayed"] if visible is not None else None, error,
             ages.get(q["name"], 0.0 if covered else None),
             queue_growth(visible, q["updated_at"], before, ref),
@@ -270,18 +271,18 @@ def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: d
     """Aliases whose invocations spilled over their provisioned concurrency, most spillover first."""
     from .review import grade
     agg: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
-    for metric, dim, res, _, v, _ in series_points(store, t.account, t.region, [m.key for m in metrics_for("alias")],
+    for metric, dim, res, _, v, _ in series_points(store, _account(t), t.region, [m.key for m in metrics_for("alias")],
                                                    start, end):
         total, peak = agg[(dim, res)].get(metric, (0.0, v))
         agg[(dim, res)][metric] = (total + v, max(peak, v))
     prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"]) for r in store.query(
-        "SELECT * FROM provisioned WHERE account = ? AND region = ?", (t.account, t.region))}
+        "SELECT * FROM provisioned WHERE account = ? AND region = ?", (_account(t), t.region))}
     rows = []
     for (fn, qual), m in agg.items():
         spill = m.get("ProvisionedConcurrencySpilloverInvocations", (0.0, 0.0))[0]
         if spill <= 0:
             continue
-        rows.append(SpilloverRow(t.account, t.region, fn, qual, spill, prov.get((fn, qual)),
+        rows.append(SpilloverRow(_account(t), t.region, fn, qual, spill, prov.get((fn, qual)),
                                  m.get("ProvisionedConcurrentExecutions", (None, None))[1],
                                  m.get("ProvisionedConcurrencyUtilization", (None, None))[1],
                                  grade(spill, thresholds["provisioned_spillover"])))
@@ -323,13 +324,13 @@ def limit_trends(store: Store, t: TargetReview, weeks: int, now: float) -> list[
     limit = t.concurrency_limit
     for key, metric, label in (("concurrency", "AccountConcurrentExecutions", "Peak concurrent executions"),
                                ("claimed_concurrency", "ClaimedAccountConcurrency", "Peak claimed concurrency")):
-        pts = history.weekly_peaks(store, t.account, t.region, metric, weeks, now)
+        pts = history.weekly_peaks(store, _account(t), t.region, metric, weeks, now)
         out.append(_trend(key, label, "count", limit, pts))
     reservable = limit - UNRESERVED_FLOOR if limit and limit > UNRESERVED_FLOOR else None
     out.append(_trend("reserved_allocation", "Reserved concurrency allocated", "count", reservable,
-                      _history_weekly(store, t.account, t.region, "reserved_total", weeks, now)))
+                      _history_weekly(store, _account(t), t.region, "reserved_total", weeks, now)))
     out.append(_trend("code_storage", "Code storage used", "bytes", t.code_storage_limit_bytes,
-                      _history_weekly(store, t.account, t.region, "code_storage_used", weeks, now)))
+                      _history_weekly(store, _account(t), t.region, "code_storage_used", weeks, now)))
     return out
 
 
@@ -425,20 +426,22 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
         members.pop(NO_GROUP, None)
     sk = stored_kind(kind, grouping)
     if sk is not None:
-        peaks = group_peaks(store, t.account, t.region, sk, start, end)
+        peaks = group_peaks(store, _account(t), t.region, sk, start, end)
         if include_ungrouped and NO_GROUP in members:
-            peaks[NO_GROUP] = _summed_peak(store, t, [f.name for f in members[NO_GROUP]], start, end)
+            peak = _summed_peak(store, t, [f.name for f in members[NO_GROUP]], start, end)
+            if peak is not None:
+                peaks[NO_GROUP] = peak
     else:
-        peaks = {g: _summed_peak(store, t, [f.name for f in fs], start, end) for g, fs in members.items()}
-
-    return group_totals(kind, members, {g: p for g, p in peaks.items() if p is not None})
+        peaks = {g: p for g, fs in members.items()
+                 if (p := _summed_peak(store, t, [f.name for f in fs], start, end)) is not None}
+    return group_totals(kind, members, peaks)
 
 
 def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, end: int) -> float | None:
     if not names:
         return None
     sums: dict[int, float] = defaultdict(float)
-    for _, _, _, ts, v, _ in series_points(store, t.account, t.region, ["ConcurrentExecutions"], start, end, names):
+    for _, _, _, ts, v, _ in series_points(store, _account(t), t.region, ["ConcurrentExecutions"], start, end, names):
         sums[ts] += v
     return max(sums.values()) if sums else None
 
@@ -487,6 +490,13 @@ def queue_console_url(region: str, account: str, name: str) -> str:
     from urllib.parse import quote
     url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
     return f"https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}#/queues/{quote(url, safe='')}"
+
+
+def _account(t: TargetReview) -> str:
+    """The target's account: page analysis is only asked of targets that reached AWS."""
+    if t.account is None:
+        raise ValueError(f"{t.target} {t.region} was never collected: no account to analyse")
+    return t.account
 
 
 # -- for the overview ------------------------------------------------------------------------------
