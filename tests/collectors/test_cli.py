@@ -61,9 +61,10 @@ def test_table_output_and_readme_json_keys(fleet, capsys):
     doc = README.read_text()
     sample = doc[doc.index("### `check --format json`"):doc.index("Numbers are numbers")]
     documented = set(re.findall(r'"([a-z_]+)":', sample)) - {"prefix"}   # a group kind: data, not a key
-    real = set(data) | set(data["targets"][0]) | set(data["targets"][0]["functions"][0]) | \
-        set(data["targets"][0]["groups"][0]) | set(data["targets"][0]["findings"][0]) | set(data["errors"][0] if data["errors"] else
-                                                                                          {"target", "region", "api", "code", "message"})
+    t = data["targets"][0]
+    errors = data["errors"][0] if data["errors"] else {"target", "region", "api", "code", "message"}
+    real = set(data) | set(t) | set(t["health"]) | set(t["functions"][0]) | set(t["groups"][0]) | \
+        set(t["findings"][0]) | set(errors) | set(data["cost"]) | set(data["cost"]["last_cycle"])
     assert documented - real == set()
 
 
