@@ -3,12 +3,13 @@ errors and empty states. The expected values are the seed's literals, worked out
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 
 import pytest
 
 from dashboard import fmt
-from tests.dashboard.conftest import texts
+from tests.dashboard.conftest import joined, texts
 from tests.dashboard.seed import MARKUP_TEAM, PROD, STAGING
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -309,3 +310,21 @@ def test_simulated_fleet_that_cannot_start_is_explained(monkeypatch, run_page, s
     at.run()
     assert any("simulated fleet could not start" in e.value for e in at.error)
     assert "OSError: address in use" in [c.value for c in at.code][0]
+
+
+def test_a_dead_collector_reads_stale_not_ok_on_the_pages(run_page, monkeypatch, seed_info):
+    from dashboard import queries
+    """The clock moved two days past the last cycle: every target says stale in place of green, and the
+    DLQ's last depth is history, not what waits now."""
+    minute = seed_info[1]
+    monkeypatch.setattr(queries, "now", lambda: minute + 2 * 86400 + 30.0)
+    at = run_page("overview")
+    stale = [e.value.replace("\\", "") for e in at.error if "Stale since" in e.value]
+    assert len(stale) == 2 and all(re.search(r"stale: no data for 2,8(79|80) min \(max age 3 min\)", s) for s in stale)
+    assert not any(":green[" in v for v in tiles(at)[:1])
+    assert all(str(s.value).startswith(":gray[:material/help:]") for s in at.subheader)
+    tri = run_page("triage")
+    assert "42 messages" not in joined(tri)
+    q = next(df.value for df in tri.dataframe if "queue" in df.value.columns).iloc[0]
+    assert (q["queue"], q["status"], q["visible"]) == ("orders-dlq", "unknown", None)
+    assert q["not measurable"].startswith("stale: 42 message(s) when last read")
