@@ -24,6 +24,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write-config", metavar="PATH", help="also write fleet.toml here")
     parser.add_argument("--store-path", default="headroom.db",
                         help="[store] path written into fleet.toml")
+    parser.add_argument("--idle-share", type=float, default=0.0, metavar="SHARE",
+                        help="share of functions idle in a given hour, e.g. 0.85 (default 0: "
+                             "every function runs every hour); > 0 adds the idle_burst incident")
     args = parser.parse_args(argv)
 
     # moto's assume-role and our clients need no real credentials; never look for them.
@@ -32,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sb = Sandbox(host=args.host, port=args.port).start()
     started = time.perf_counter()
-    truth = build_fleet(sb, seed=args.seed)
+    truth = build_fleet(sb, seed=args.seed, idle_share=args.idle_share)
     took = time.perf_counter() - started
     config = fleet_toml(sb.endpoint_url, args.store_path)
     if args.write_config:

@@ -18,8 +18,20 @@ ClaimedAccountConcurrency == unreserved in use (beyond provisioned) + sum reserv
 of unreserved functions (provisioned concurrency of a function with reserved concurrency comes out
 of that reservation).
 
+Lambda's account-level aggregates (no dimensions) are written for every bucket that has
+per-function points: Invocations, Errors and Throttles are the sums over the cell's functions.
+
 History is seeded coarse: hourly buckets for days 7..1, 5-minute for the last day, 1-minute for the
 last 3 hours. Only non-zero points are written: an idle function has no datapoint.
+
+Idleness (build_fleet(idle_share=0.85), default 0: every function runs every hour): the busiest
+functions by weight, the incidents' functions and those with provisioned concurrency run every hour;
+every other function runs in spells of 1-12 hours (busy or idle for the whole spell, see
+activity.spell_active), busy with the probability that makes `idle_share` the expected share of
+functions with no datapoint in an hour. With idleness there is a fifth
+incident, `idle_burst`: reports-worker-csv in prod us-east-1 has run not once in the whole history
+when, 20 minutes before the build's "now", it takes 2.5-3.5x its reserved concurrency (10) and
+throttles: the case an activity-driven collector must catch from the account-level aggregates.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from typing import Any
 
 import numpy as np
 
+from .activity import SPELL_HOURS, spell_active
 from .server import Sandbox
 
 PROD = "123456789012"
@@ -96,6 +109,7 @@ CELLS: dict[tuple[str, str], tuple[float, float, int]] = {
     (STAGING, "eu-west-1"): (0.35, 0.12, 500),
 }
 DAILY_GROWTH = 0.033  # the daily peak grows by this fraction of itself per day
+IDLE_BURST = ("reports-worker-csv", 10, 20 * 60)  # function, reserved, starts this many s before now
 
 RUNTIMES = {"api": ["python3.12", "nodejs20.x", "java21", "provided.al2023", "python3.11"],
             "worker": ["python3.12", "java21", "nodejs20.x", "python3.11"],
@@ -164,6 +178,7 @@ class FleetTruth:
     limits: dict[tuple[str, str], int]
     code_storage_used: dict[tuple[str, str], int]
     scales: dict[tuple[str, str], float] = field(default_factory=dict)
+    idle_share: float = 0.0  # target share of functions with no datapoint in an hour
 
     def functions_in(self, account: str, region: str) -> list[FunctionTruth]:
         return [f for f in self.functions if (f.account, f.region) == (account, region)]
@@ -180,7 +195,7 @@ class FleetTruth:
 
 # ---- structure --------------------------------------------------------------------------------
 
-def _design(seed: int, now: int) -> FleetTruth:
+def _design(seed: int, now: int, idle_share: float = 0.0) -> FleetTruth:
     """Decide every function and incident (no I/O)."""
     rng = random.Random(seed)
     functions: list[FunctionTruth] = []
@@ -198,7 +213,8 @@ def _design(seed: int, now: int) -> FleetTruth:
                 fn.tags = {}
                 functions.append(fn)
     return FleetTruth(seed, now, dict(ACCOUNTS), REGIONS, functions, [],
-                      {cell: lim for cell, (_, _, lim) in CELLS.items()}, {})
+                      {cell: lim for cell, (_, _, lim) in CELLS.items()}, {},
+                      idle_share=idle_share)
 
 
 def _make_function(rng: random.Random, account: str, region: str, env: str, family: str,
@@ -259,6 +275,9 @@ def _assign_config(truth: FleetTruth, rng: random.Random) -> None:
             continue
         f.provisioned["live"] = pc  # 0: sized later from its traffic
         f.versions = max(f.versions, 1)
+    if truth.idle_share > 0:
+        burst = truth.function(*use1, IDLE_BURST[0])
+        burst.reserved = IDLE_BURST[1]
 
 
 # ---- traffic model ----------------------------------------------------------------------------
@@ -302,6 +321,54 @@ class _Model:
         self.smoothable = unreserved.copy()
         if self.spill is not None:
             self.smoothable[self.spill] = False  # the spillover incident keeps its excess
+        self.idle_share = truth.idle_share
+        self.burst_fn = self.pos.get(IDLE_BURST[0]) if (
+            cell == (PROD, "us-east-1") and self.idle_share > 0) else None
+        self.burst_start = t0 - IDLE_BURST[2]
+        self._setup_idleness()
+
+    def _setup_idleness(self) -> None:
+        """Who runs every hour (always) and the hourly wake-up chance of the others (q)."""
+        n = len(self.fns)
+        self.always = np.ones(n, dtype=bool)
+        self.q = 1.0
+        self._masks: dict[int, np.ndarray] = {}
+        if self.idle_share <= 0:
+            return
+        forced = set(self.storm) | {i for i in (self.spill, self.dlq_fn, self.recursive_fn)
+                                    if i is not None}
+        forced |= {i for i, f in enumerate(self.fns) if f.provisioned}
+        active = n * (1.0 - self.idle_share)
+        self.always[:] = False
+        for i in forced:
+            self.always[i] = True
+        for i in np.argsort(-self.w):  # the busiest functions carry the cell's traffic
+            if self.always.sum() >= max(len(forced), round(active * 0.5)):
+                break
+            if i != self.burst_fn:
+                self.always[i] = True
+        rest = n - int(self.always.sum()) - (self.burst_fn is not None)
+        self.q = min(1.0, max(0.0, (active - self.always.sum()) / max(rest, 1)))
+        rs = np.random.default_rng([self.truth.seed, self.index, 8])
+        self.spell = rs.choice(SPELL_HOURS, n)
+        self.phase = rs.integers(0, 12, n) % self.spell
+
+    def active(self, t: int) -> np.ndarray | None:
+        """Which functions run in the hour holding t (None: all of them, no idleness)."""
+        if self.idle_share <= 0:
+            return None
+        hour = t // 3600
+        mask = self._masks.get(hour)
+        if mask is None:
+            mask = self.always | spell_active(self.truth.seed * 16 + self.index,
+                                              np.arange(len(self.fns)), hour, self.spell,
+                                              self.phase, self.q)
+            if self.burst_fn is not None:
+                mask[self.burst_fn] = False  # it runs only in its burst (see bucket)
+            if len(self._masks) > 256:
+                self._masks.clear()
+            self._masks[hour] = mask
+        return mask
 
     def claimed(self, conc: np.ndarray) -> float:
         """ClaimedAccountConcurrency for these per-function concurrencies."""
@@ -326,6 +393,13 @@ class _Model:
         demand = level * self.limit * self.scale * self.w * noise
         # The incidents' functions run close to their limits at every daily peak already.
         daily = level / self.level * noise
+        mask = self.active(t)
+        if mask is not None:
+            demand = demand * mask
+            if self.burst_fn is not None:
+                i = self.burst_fn
+                demand[i] = (self.reserved[i] * rng.uniform(2.5, 3.5)
+                             if t >= self.burst_start else 0.0)
         for i in self.storm:
             r = self.reserved[i]
             demand[i] = (r * rng.uniform(1.05, 1.25) if t >= self.storm_start
@@ -469,22 +543,23 @@ def _emit(w: _Writer, model: _Model, t: int, res: int, v: dict[str, np.ndarray])
     peak("ConcurrentExecutions", total, {})
     peak("UnreservedConcurrentExecutions", unreserved, {})
     peak("ClaimedAccountConcurrency", claimed, {})
+    # Account-level sums, as Lambda publishes them without dimensions (written where non-zero,
+    # like the functions' own points, so sum(functions) == account in every bucket).
+    count("Invocations", -1, float(inv.sum()), {})
+    count("Errors", -1, float(v["errors"].sum()), {})
     count("Throttles", -1, float(v["throttles"].sum()), {})
 
 
 # ---- building -----------------------------------------------------------------------------------
 
-def build_fleet(sb: Sandbox, seed: int = 7, now: float | None = None) -> FleetTruth:
-    """Create the fleet in the (started) sandbox and seed 7 days of metrics; returns its truth."""
-    now_m = int(now if now is not None else time.time())
-    now_m -= now_m % 60
-    truth = _design(seed, now_m)
-    rng = random.Random(seed + 1)
-    _assign_config(truth, rng)
-    models = {cell: _Model(truth, cell, i) for i, cell in enumerate(CELLS)}
-    _calibrate(truth, models)
-    _size_from_traffic(truth, models, rng)
-    models = {cell: _Model(truth, cell, i) for i, cell in enumerate(CELLS)}  # with final config
+def build_fleet(sb: Sandbox, seed: int = 7, now: float | None = None,
+                idle_share: float = 0.0) -> FleetTruth:
+    """Create the fleet in the (started) sandbox and seed 7 days of metrics; returns its truth.
+
+    idle_share: expected share of functions with no datapoint in a given hour (0: none idle, the
+    default; 0.85 is realistic) and, when > 0, the `idle_burst` incident."""
+    truth, models, rng = _plan(seed, now, idle_share)
+    now_m = truth.now
     _create_resources(sb, truth, rng)
     writer = _Writer()
     grid = _grid(now_m)
@@ -502,6 +577,44 @@ def build_fleet(sb: Sandbox, seed: int = 7, now: float | None = None) -> FleetTr
     dlq_messages = _seed_queues(sb, truth, models[(PROD, "us-east-1")], grid, rng)
     _describe_incidents(truth, models, peaks, dlq_messages)
     return truth
+
+
+def _plan(seed: int, now: float | None, idle_share: float
+          ) -> tuple[FleetTruth, dict[tuple[str, str], _Model], random.Random]:
+    """Functions, configuration and calibrated traffic models (no I/O)."""
+    if not 0.0 <= idle_share < 1.0:
+        raise ValueError("idle_share must be in [0, 1)")
+    now_m = int(now if now is not None else time.time())
+    now_m -= now_m % 60
+    truth = _design(seed, now_m, idle_share)
+    rng = random.Random(seed + 1)
+    _assign_config(truth, rng)
+    models = {cell: _Model(truth, cell, i) for i, cell in enumerate(CELLS)}
+    _calibrate(truth, models)
+    _size_from_traffic(truth, models, rng)
+    models = {cell: _Model(truth, cell, i) for i, cell in enumerate(CELLS)}  # with final config
+    return truth, models, rng
+
+
+def plan_fleet(seed: int = 7, now: float | None = None, idle_share: float = 0.0) -> FleetTruth:
+    """build_fleet's functions, configuration and traffic without creating anything (no I/O):
+    `incidents` and `code_storage_used` stay empty. For active_in_hour() and quick checks."""
+    return _plan(seed, now, idle_share)[0]
+
+
+def active_in_hour(truth: FleetTruth, hour_start: int) -> set[tuple[str, str, str]]:
+    """(account, region, function) with at least one 1-minute datapoint in the hour beginning at
+    hour_start, from the traffic model alone (what build_fleet / Simulator write there when
+    that hour is at 1-minute resolution)."""
+    out: set[tuple[str, str, str]] = set()
+    for i, cell in enumerate(CELLS):
+        model = _Model(truth, cell, i)
+        ran = np.zeros(len(model.fns), dtype=bool)
+        for t in range(hour_start, hour_start + 3600, 60):
+            v = model.bucket(t, 60)
+            ran |= (v["inv"] > 0) | (v["throttles"] > 0) | (v["recursive"] > 0)
+        out.update((cell[0], cell[1], model.fns[j].name) for j in np.flatnonzero(ran))
+    return out
 
 
 def _calibrate(truth: FleetTruth, models: dict[tuple[str, str], _Model]) -> None:
@@ -713,6 +826,12 @@ def _describe_incidents(truth: FleetTruth, models: dict[tuple[str, str], _Model]
         "provisioned_spillover", PROD, "us-east-1", [charge.name], "payments", m.spill_start,
         "payments-api-charge:live runs past its provisioned concurrency (spillover)",
         {"alias": "live", "provisioned": charge.provisioned["live"]}))
+    if m.burst_fn is not None:
+        burst = m.fns[m.burst_fn]
+        truth.incidents.append(Incident(
+            "idle_burst", PROD, "us-east-1", [burst.name], burst.family, m.burst_start,
+            f"{burst.name} never ran in 7 days, then throttles at its reserved concurrency",
+            {"reserved": burst.reserved, "ran_before": False}))
 
 
 # ---- live ---------------------------------------------------------------------------------------

@@ -12,6 +12,14 @@ computed exactly, as CloudWatch does, only where the raw values are known (every
 bucket has SampleCount 1 or Minimum == Maximum); other buckets get no datapoint. Other extended
 statistics (tm99, IQM, ...), metric math and SEARCH expressions answer a ValidationError.
 Units are not stored and the Unit filter is ignored.
+
+ListMetrics lists a series only while it has a datapoint recent enough, judged against the
+store's clock (`MetricStore.clock`, `time.time` unless set_clock() pinned it): within the last
+two weeks by default, within the last 3 hours with `RecentlyActive="PT3H"` (AWS: "about" 3 hours;
+modelled exactly). A series' newest timestamp is its last array element, so the test costs O(1)
+per series. `listing_delay` (seconds, default 0) can hold back series whose first datapoint is
+younger than that (its oldest stored point: pruning only drops points far older), like AWS's
+"a new metric can take up to 15 minutes to be listed".
 """
 
 from __future__ import annotations
@@ -22,15 +30,18 @@ import threading
 import time
 import uuid
 from array import array
-from bisect import bisect_left
+from bisect import bisect_left, insort
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from .protocol import Reply, RequestInfo, SandboxError, json_reply
 
 MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
+LIST_PAGE = 500
+LIST_WINDOW = 14 * 86400  # ListMetrics without RecentlyActive: data in the past two weeks
+RECENTLY_ACTIVE = {"PT3H": 3 * 3600}
 BASIC_STATS = ("Sum", "Maximum", "Minimum", "Average", "SampleCount")
 _PERCENTILE = re.compile(r"^p(\d{1,2}(\.\d{1,10})?|100)$")
 
@@ -215,31 +226,59 @@ def dim_key(dimensions: dict[str, str] | Iterable[dict[str, str]] | None) -> Dim
     return tuple(sorted((d["Name"], d["Value"]) for d in dimensions))
 
 
+SeriesKey = tuple[str, str, DimKey]
+
+
 class MetricStore:
     """All series of all accounts and regions, guarded by one lock."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
         # (account, region) -> (namespace, metric, dims) -> Series
-        self._series: dict[tuple[str, str], dict[tuple[str, str, DimKey], Series]] = {}
+        self._series: dict[tuple[str, str], dict[SeriesKey, Series]] = {}
         self._pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
+        self._list_pages: OrderedDict[str, list[SeriesKey]] = OrderedDict()
+        # (account, region) -> its series keys, sorted (None: rebuild on the next ListMetrics)
+        self._sorted: dict[tuple[str, str], list[SeriesKey] | None] = {}
+        self.clock: Callable[[], float] = time.time
+        self.listing_delay = 0
+
+    def set_clock(self, clock: Callable[[], float] | float | None) -> None:
+        """What "now" is for ListMetrics' activity windows and PutMetricData's default Timestamp:
+        a callable returning epoch seconds, a fixed epoch, or None for time.time."""
+        if clock is None:
+            self.clock = time.time
+        elif callable(clock):
+            self.clock = clock
+        else:
+            fixed = float(clock)
+            self.clock = lambda: fixed
 
     def clear(self) -> None:
+        """Forget every series and pagination; the clock and listing delay go back to defaults."""
         with self._lock:
             self._series.clear()
             self._pages.clear()
+            self._list_pages.clear()
+            self._sorted.clear()
+            self.clock = time.time
+            self.listing_delay = 0
 
     def series(self, account: str, region: str, namespace: str, metric: str,
                dims: DimKey, create: bool = False) -> Series | None:
-        region_map = self._series.get((account, region))
+        cell = (account, region)
+        region_map = self._series.get(cell)
         if region_map is None:
             if not create:
                 return None
-            region_map = self._series.setdefault((account, region), {})
+            region_map = self._series.setdefault(cell, {})
         key = (namespace, metric, dims)
         found = region_map.get(key)
         if found is None and create:
             found = region_map[key] = Series()
+            keys = self._sorted.get(cell)
+            if keys is not None:
+                insort(keys, key)
         return found
 
     def put(self, account: str, region: str, namespace: str, metric: str,
@@ -272,12 +311,26 @@ class MetricStore:
             assert s is not None
             s.extend(ts, sums, counts, mins, maxs)
 
+    def load_many(self, account: str, region: str,
+                  batches: Iterable[tuple[str, str, DimKey, Any, Any, Any, Any, Any]]) -> int:
+        """Bulk-load many series of one account+region under one lock: each batch is
+        (namespace, metric, dim_key(...), ts, sums, counts, mins, maxs), sorted by time.
+        Returns the points given."""
+        n = 0
+        with self._lock:
+            for ns, metric, dims, ts, sums, counts, mins, maxs in batches:
+                s = self.series(account, region, ns, metric, dims, create=True)
+                assert s is not None
+                s.extend(ts, sums, counts, mins, maxs)
+                n += len(ts)
+        return n
+
     def prune(self, older_than: int | float) -> int:
         """Drop points older than the epoch second given; empty series go too."""
         cut = int(older_than)
         dropped = 0
         with self._lock:
-            for region_map in self._series.values():
+            for cell, region_map in self._series.items():
                 emptied = []
                 for key, series in region_map.items():
                     dropped += series.drop_before(cut)
@@ -285,6 +338,8 @@ class MetricStore:
                         emptied.append(key)
                 for key in emptied:
                     del region_map[key]
+                if emptied:
+                    self._sorted[cell] = None
         return dropped
 
     def compact(self, before: int | float, resolution: int) -> int:
@@ -307,7 +362,7 @@ class MetricStore:
         namespace = body.get("Namespace")
         if not namespace:
             raise SandboxError("MissingParameter", "The parameter Namespace is required.")
-        now = time.time()
+        now = self.clock()
         for datum in body.get("MetricData", []):
             t = datum.get("Timestamp", now)
             dims = dim_key(datum.get("Dimensions"))
@@ -465,22 +520,82 @@ class MetricStore:
 
     def list_metrics(self, info: RequestInfo) -> Reply:
         body = info.json()
-        ns, name = body.get("Namespace"), body.get("MetricName")
-        wanted = [(d["Name"], d.get("Value")) for d in body.get("Dimensions") or []]
-        with self._lock:
-            keys = sorted(self._series.get((info.account, info.region or "us-east-1"), {}))
-        found = []
-        for k_ns, k_name, dims in keys:
-            if (ns and k_ns != ns) or (name and k_name != name):
-                continue
-            have = dict(dims)
-            if any(n not in have or (v is not None and have[n] != v) for n, v in wanted):
-                continue
-            found.append({"Namespace": k_ns, "MetricName": k_name,
-                          "Dimensions": [{"Name": n, "Value": v} for n, v in dims]})
-        start = int(body.get("NextToken") or 0)
-        page = found[start:start + 500]
-        out: dict[str, Any] = {"Metrics": page}
-        if start + 500 < len(found):
-            out["NextToken"] = str(start + 500)
+        token = body.get("NextToken")
+        keys: list[SeriesKey] | None
+        if token:
+            with self._lock:
+                keys = self._list_pages.pop(token, None)
+            if keys is None:
+                raise SandboxError("InvalidNextToken", "The service cannot process the token.")
+        else:
+            keys = self._list_keys(info.account, info.region or "us-east-1",
+                                   body.get("Namespace"), body.get("MetricName"),
+                                   body.get("Dimensions"), body.get("RecentlyActive"))
+        out: dict[str, Any] = {"Metrics": [_metric_of(k) for k in keys[:LIST_PAGE]]}
+        if len(keys) > LIST_PAGE:
+            # The rest is a snapshot: writes between pages never shift or repeat an item.
+            token = uuid.uuid4().hex
+            with self._lock:
+                self._list_pages[token] = keys[LIST_PAGE:]
+                while len(self._list_pages) > 64:  # forget abandoned paginations
+                    self._list_pages.popitem(last=False)
+            out["NextToken"] = token
         return json_reply("cloudwatch", out)
+
+    def list_series(self, account: str, region: str, namespace: str | None = None,
+                    metric_name: str | None = None,
+                    dimensions: Iterable[dict[str, str]] | None = None,
+                    recently_active: str | None = None,
+                    now: float | None = None) -> list[dict[str, Any]]:
+        """Every metric ListMetrics would list (all pages), in ListMetrics' shape.
+
+        dimensions: [{"Name": n, "Value": v}] or [{"Name": n}] (any value); a series must have
+        all of them. recently_active: None (data in the past two weeks) or "PT3H".
+        now: instead of the store's clock."""
+        return [_metric_of(k) for k in self._list_keys(account, region, namespace, metric_name,
+                                                        dimensions, recently_active, now)]
+
+    def _list_keys(self, account: str, region: str, namespace: str | None,
+                   metric_name: str | None, dimensions: Iterable[dict[str, str]] | None,
+                   recently_active: str | None, now: float | None = None) -> list[SeriesKey]:
+        if recently_active is None:
+            window = LIST_WINDOW
+        elif recently_active in RECENTLY_ACTIVE:
+            window = RECENTLY_ACTIVE[recently_active]
+        else:
+            raise SandboxError("InvalidParameterValue",
+                               f"The value {recently_active} for parameter RecentlyActive is not "
+                               f"valid. Valid values: {', '.join(RECENTLY_ACTIVE)}.")
+        now = self.clock() if now is None else now
+        cutoff = now - window
+        newest_first = now - self.listing_delay if self.listing_delay > 0 else math.inf
+        pairs = [(d["Name"], d["Value"]) for d in dimensions or [] if d.get("Value") is not None]
+        names = [d["Name"] for d in dimensions or [] if d.get("Value") is None]
+        cell = (account, region)
+        found: list[SeriesKey] = []
+        with self._lock:
+            region_map = self._series.get(cell)
+            if not region_map:
+                return found
+            keys = self._sorted.get(cell)
+            if keys is None:
+                keys = self._sorted[cell] = sorted(region_map)
+            for key in keys:
+                if (namespace and key[0] != namespace) or (metric_name and key[1] != metric_name):
+                    continue
+                dims = key[2]
+                if pairs and not all(p in dims for p in pairs):
+                    continue
+                if names and not all(any(d[0] == n for d in dims) for n in names):
+                    continue
+                ts = region_map[key].ts
+                if not ts or ts[-1] < cutoff or ts[0] > newest_first:
+                    # ts[0] > newest_first: listing_delay, too new to be listed yet
+                    continue
+                found.append(key)
+        return found
+
+
+def _metric_of(key: SeriesKey) -> dict[str, Any]:
+    return {"Namespace": key[0], "MetricName": key[1],
+            "Dimensions": [{"Name": n, "Value": v} for n, v in key[2]]}

@@ -219,6 +219,7 @@ def test_get_metric_statistics_and_list_metrics(sb, client):
                          [(T0, 4.0), (T0 + 30, 6.0)])
     sb.put_metric_points(PROD, "us-east-1", "AWS/SQS", "ApproximateAgeOfOldestMessage",
                          {"QueueName": "dlq"}, [(T0, 60.0)])
+    sb.metrics.set_clock(T0 + 60)  # ListMetrics lists data of the past two weeks only
     cw = client("cloudwatch")
     stats = cw.get_metric_statistics(Namespace="AWS/Lambda", MetricName="Throttles",
                                      Dimensions=[{"Name": "FunctionName", "Value": "f"}],
@@ -298,3 +299,207 @@ def test_large_put_metric_data_is_gzipped_by_botocore(sb, client):
     got = cw.get_metric_data(MetricDataQueries=[q("a", "M", ns="Bulk", period=3600)],
                              StartTime=T0, EndTime=T0 + 3600)["MetricDataResults"][0]
     assert got["Values"] == [float(sum(range(1000)))]
+
+
+# ---- ListMetrics: RecentlyActive, the two-week window, paging ---------------------------------
+
+def listed(cw, **kw):
+    return [(m["MetricName"], {d["Name"]: d["Value"] for d in m["Dimensions"]})
+            for p in cw.get_paginator("list_metrics").paginate(**kw) for m in p["Metrics"]]
+
+
+def test_list_metrics_recently_active_window(sb, client):
+    now = T0 + 20 * 86400
+    sb.metrics.set_clock(lambda: now)
+    last = {"stale": now - 3 * 3600 - 60, "fresh": now - 2 * 3600 - 59 * 60,
+            "edge": now - 3 * 3600, "old": now - 13 * 86400, "gone": now - 14 * 86400 - 60}
+    for name, t in last.items():
+        sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations",
+                             {"FunctionName": name}, [(t - 86400, 1.0), (t, 1.0)])
+    cw = client("cloudwatch")
+    recent = listed(cw, Namespace="AWS/Lambda", RecentlyActive="PT3H")
+    assert sorted(d["FunctionName"] for _, d in recent) == ["edge", "fresh"]
+    # Without RecentlyActive: data in the past two weeks.
+    assert sorted(d["FunctionName"] for _, d in listed(cw, Namespace="AWS/Lambda")) == [
+        "edge", "fresh", "old", "stale"]
+    # The clock moves: 30 s on, "edge" is 3 h 0 min 30 s old, "fresh" 2 h 59 min 30 s.
+    now += 30
+    assert [d["FunctionName"] for _, d in listed(cw, RecentlyActive="PT3H")] == ["fresh"]
+    # Filters still apply together with RecentlyActive.
+    assert listed(cw, RecentlyActive="PT3H", Dimensions=[{"Name": "FunctionName"}]) == [
+        ("Invocations", {"FunctionName": "fresh"})]
+    assert listed(cw, RecentlyActive="PT3H", MetricName="Errors") == []
+    assert listed(cw, RecentlyActive="PT3H", Namespace="AWS/SQS") == []
+
+
+def test_list_metrics_account_level_and_dimension_filters(sb, client):
+    sb.metrics.set_clock(T0 + 60)
+    for dims in ({"FunctionName": "a"}, {"FunctionName": "a", "Resource": "a:live"}, None):
+        sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "ConcurrentExecutions", dims,
+                             [(T0, 1.0)])
+    cw = client("cloudwatch")
+    everything = listed(cw, Namespace="AWS/Lambda", RecentlyActive="PT3H")
+    assert ("ConcurrentExecutions", {}) in everything and len(everything) == 3
+    by_value = listed(cw, Dimensions=[{"Name": "FunctionName", "Value": "a"}])
+    assert len(by_value) == 2  # every series that has FunctionName=a, with Resource or not
+    assert listed(cw, Dimensions=[{"Name": "Resource"}]) == [
+        ("ConcurrentExecutions", {"FunctionName": "a", "Resource": "a:live"})]
+
+
+def test_list_metrics_pages_of_500(sb, client):
+    now = T0 + 86400
+    sb.metrics.set_clock(now)
+    batches = [("AWS/Lambda", m, (("FunctionName", f"fn-{i:04d}"),), [now - 600], [1.0], [1.0],
+                [1.0], [1.0]) for i in range(400) for m in ("Invocations", "Errors", "Duration")]
+    sb.metrics.load_many(PROD, "us-east-1", batches)
+    cw = client("cloudwatch")
+    first = cw.list_metrics(Namespace="AWS/Lambda", RecentlyActive="PT3H")
+    assert len(first["Metrics"]) == 500 and first["NextToken"]
+    # Writes between pages neither shift nor repeat an item: pages are a snapshot.
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Invocations",
+                         {"FunctionName": "aaa-new"}, [(now - 60, 1.0)])
+    second = cw.list_metrics(Namespace="AWS/Lambda", RecentlyActive="PT3H",
+                             NextToken=first["NextToken"])
+    third = cw.list_metrics(Namespace="AWS/Lambda", RecentlyActive="PT3H",
+                            NextToken=second["NextToken"])
+    assert (len(second["Metrics"]), len(third["Metrics"])) == (500, 200)
+    assert "NextToken" not in third
+    seen = [(m["MetricName"], m["Dimensions"][0]["Value"])
+            for page in (first, second, third) for m in page["Metrics"]]
+    assert len(set(seen)) == 1200
+    assert len(listed(cw, RecentlyActive="PT3H")) == 1201
+    with pytest.raises(ClientError) as e:
+        cw.list_metrics(NextToken=first["NextToken"])  # a token is good for one page only
+    assert e.value.response["Error"]["Code"] == "InvalidNextToken"
+
+
+def test_list_metrics_rejects_other_recently_active_values(sb, client):
+    cw = client("cloudwatch")
+    for value in ("PT1H", "PT24H", "pt3h", ""):
+        with pytest.raises(ClientError) as e:
+            cw.list_metrics(Namespace="AWS/Lambda", RecentlyActive=value)
+        err = e.value.response["Error"]
+        assert err["Code"] == "InvalidParameterValue" and "RecentlyActive" in err["Message"]
+
+
+def test_list_metrics_listing_delay(sb, client):
+    now = T0 + 3600
+    sb.metrics.set_clock(now)
+    sb.metrics.listing_delay = 15 * 60
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Throttles", {"FunctionName": "new"},
+                         [(now - 5 * 60, 3.0)])
+    sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Throttles", {"FunctionName": "old"},
+                         [(now - 3600, 1.0), (now - 60, 3.0)])
+    cw = client("cloudwatch")
+    assert [d["FunctionName"] for _, d in listed(cw, RecentlyActive="PT3H")] == ["old"]
+    sb.metrics.set_clock(now + 11 * 60)
+    assert len(listed(cw, RecentlyActive="PT3H")) == 2
+    sb.reset()  # reset() puts the clock and the delay back
+    assert sb.metrics.listing_delay == 0 and sb.metrics.clock is time.time
+
+
+def test_list_metrics_is_fast_over_100000_series(sb):
+    # 10,000 functions x 10 metrics, one in seven active in the last 3 hours.
+    now = T0 + 86400
+    sb.metrics.set_clock(now)
+    names = ("Invocations", "Errors", "Throttles", "ConcurrentExecutions", "Duration",
+             "AsyncEventsReceived", "AsyncEventAge", "AsyncEventsDropped", "DeadLetterErrors",
+             "RecursiveInvocationsDropped")
+    sb.metrics.load_many(PROD, "us-east-1", (
+        ("AWS/Lambda", m, (("FunctionName", f"fn-{i:05d}"),),
+         [now - 5 * 3600, now - (60 if i % 7 == 0 else 4 * 3600)], [1.0] * 2, [1.0] * 2,
+         [1.0] * 2, [1.0] * 2) for i in range(10_000) for m in names))
+
+    def call(**body):
+        info = RequestInfo("cloudwatch", "ListMetrics", "us-east-1", PROD, "POST", "/", {},
+                           json.dumps(body).encode(), {})
+        started = time.perf_counter()
+        out = json.loads(sb.metrics.list_metrics(info).body)
+        return out, time.perf_counter() - started
+
+    call(Namespace="AWS/Lambda")  # the first call sorts the keys once
+    first, took = call(Namespace="AWS/Lambda", RecentlyActive="PT3H")
+    assert len(first["Metrics"]) == 500 and took < 0.5, took  # ~0.1 s on 2 cores
+    total, started = len(first["Metrics"]), time.perf_counter()
+    token = first.get("NextToken")
+    while token:
+        page, _ = call(NextToken=token)
+        total += len(page["Metrics"])
+        token = page.get("NextToken")
+    assert total == 1429 * 10 and time.perf_counter() - started < 0.5
+    everything, took = call(Namespace="AWS/Lambda")
+    assert len(everything["Metrics"]) == 500 and took < 1.0, took
+
+
+# ---- the activity fleet (sandbox/activity.py) ---------------------------------------------------
+
+def test_activity_fleet_idle_share_bursts_and_aggregates(sb, client):
+    from bisect import bisect_left
+
+    from sandbox.activity import build_activity_fleet
+
+    now = T0 + 86400 + 20 * 60
+    started = time.perf_counter()
+    fleet = build_activity_fleet(sb, n_functions=2000, idle_share=0.85, bursts=3, seed=7,
+                                 now=now, hours=4)
+    assert time.perf_counter() - started < 10  # ~0.4 s on 2 cores
+    truth, ms = fleet.truth, sb.metrics
+    acct, region = truth.account, truth.region
+    assert truth.start == now - now % 3600 - 4 * 3600 and ms.clock() == now
+
+    def has_data(name, lo, hi):
+        for metric in ("Invocations", "Throttles"):
+            s = ms.series(acct, region, "AWS/Lambda", metric, (("FunctionName", name),))
+            if s is not None and bisect_left(s.ts, hi) > bisect_left(s.ts, lo):
+                return True
+        return False
+
+    # About 85 % of the functions have no datapoint at all in each full hour, as the store says.
+    for h in range(truth.start, now - now % 3600, 3600):
+        share = 1 - sum(has_data(n, h, h + 3600) for n in truth.names) / len(truth.names)
+        assert abs(share - 0.85) <= 0.05, (h, share)
+        assert share == pytest.approx(fleet.idle_share_in_hour(h))
+    # The first burst began 15 minutes ago on a function that never ran before.
+    b0, b1, b2 = truth.bursts
+    assert b0.start == now - 15 * 60 and b0.idle_before is None and b1.start > now
+    assert not has_data(b0.function, truth.start, b0.start)
+    assert has_data(b0.function, b0.start, now)
+    dims = (("FunctionName", b0.function),)
+    thr = ms.series(acct, region, "AWS/Lambda", "Throttles", dims)
+    conc = ms.series(acct, region, "AWS/Lambda", "ConcurrentExecutions", dims)
+    assert thr.ts[0] == b0.start and min(thr.sums) > 0 and set(conc.maxs) == {b0.reserved}
+    if b0.is_async:
+        assert ms.series(acct, region, "AWS/Lambda", "AsyncEventsReceived", dims) is not None
+    # ListMetrics (PT3H) shows it; the next burst's function shows up once it has run.
+    cw = client("cloudwatch")
+    recent = {d.get("FunctionName") for _, d in listed(cw, Namespace="AWS/Lambda",
+                                                       RecentlyActive="PT3H")}
+    assert b0.function in recent and b1.function not in recent
+    assert len(recent) < 0.3 * len(truth.names)
+    assert fleet.tick(b1.start + 120) > 0 and ms.clock() == b1.start + 120
+    throttled = {d["FunctionName"] for _, d in listed(
+        cw, RecentlyActive="PT3H", MetricName="Throttles", Dimensions=[{"Name": "FunctionName"}])}
+    assert {b0.function, b1.function} <= throttled
+    # Account level, every minute written: sums of the functions; concurrency levels consistent.
+    end = b1.start + 120
+    for metric, stat in (("Invocations", "Sum"), ("Errors", "Sum"), ("Throttles", "Sum"),
+                         ("ConcurrentExecutions", "Maximum")):
+        per_minute: dict[int, float] = {}
+        for name in truth.names:
+            s = ms.series(acct, region, "AWS/Lambda", metric, (("FunctionName", name),))
+            if s is not None:
+                for t, v in zip(*s.reduce(truth.start, end, 60, stat)):
+                    per_minute[t] = per_minute.get(t, 0.0) + v
+        ts, vs = ms.series(acct, region, "AWS/Lambda", metric, ()).reduce(
+            truth.start, end, 60, stat)
+        assert dict(zip(ts, vs)) == pytest.approx(per_minute), metric
+        if metric in ("Invocations", "ConcurrentExecutions"):
+            assert len(ts) == (end - truth.start) // 60
+    claimed = ms.series(acct, region, "AWS/Lambda", "ClaimedAccountConcurrency", ())
+    unreserved = ms.series(acct, region, "AWS/Lambda", "UnreservedConcurrentExecutions", ())
+    assert [c - u for c, u in zip(claimed.maxs, unreserved.maxs)] == [
+        sum(truth.reserved.values())] * len(claimed.ts)
+    assert max(claimed.maxs) < truth.limit
+    settings = client("lambda").get_account_settings()
+    assert settings["AccountLimit"]["ConcurrentExecutions"] == truth.limit
+    assert settings["AccountUsage"]["FunctionCount"] == 2000

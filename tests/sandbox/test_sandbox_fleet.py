@@ -8,7 +8,8 @@ from collections import Counter
 
 import pytest
 
-from sandbox.fleet import PROD, STAGING, FleetTruth, Simulator, build_fleet, fleet_toml
+from sandbox.fleet import (PROD, STAGING, FleetTruth, Simulator, active_in_hour, build_fleet,
+                           fleet_toml, plan_fleet)
 
 NOW = 1_800_000_000 - 1_800_000_000 % 60 + 15 * 60  # fixed, so results never depend on the clock
 USE1 = (PROD, "us-east-1")
@@ -19,6 +20,7 @@ def fleet(sandbox):
     """One fleet for the whole module (tests here must not reset the sandbox)."""
     sandbox.set_reachable(True)
     sandbox.reset()
+    sandbox.metrics.set_clock(NOW)  # ListMetrics' "now" (it lists data of the past two weeks)
     started = time.perf_counter()
     truth = build_fleet(sandbox, seed=7, now=NOW)
     truth.build_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
@@ -259,6 +261,68 @@ def test_fleet_toml(fleet: FleetTruth, sandbox):
     assert [t["name"] for t in conf["targets"]] == ["prod", "staging"]
     assert all(t["endpoint_url"] == sandbox.endpoint_url for t in conf["targets"])
     assert conf["targets"][1]["role_arn"] == f"arn:aws:iam::{STAGING}:role/headroom-read"
+
+
+def test_account_aggregates_are_the_sums_of_the_functions(fleet: FleetTruth, sandbox, aws):
+    # Every bucket of the seeded history (hourly, 5-minute, 1-minute), in every cell: the
+    # account-level Invocations, Errors and Throttles are the sums over the cell's functions, and
+    # account ConcurrentExecutions is the sum of the functions' (so >= any one of them).
+    ms = sandbox.metrics
+    start, end = NOW - 8 * 86400, NOW
+    for account in (PROD, STAGING):
+        for region in ("us-east-1", "eu-west-1"):
+            fns = fleet.functions_in(account, region)
+            for metric, stat in (("Invocations", "Sum"), ("Errors", "Sum"),
+                                 ("Throttles", "Sum"), ("ConcurrentExecutions", "Maximum")):
+                per_fn: dict[int, list[float]] = {}
+                for f in fns:
+                    s = ms.series(account, region, "AWS/Lambda", metric,
+                                  (("FunctionName", f.name),))
+                    if s is not None:
+                        for t, v in zip(*s.reduce(start, end, 60, stat)):
+                            per_fn.setdefault(t, []).append(v)
+                acct = ms.series(account, region, "AWS/Lambda", metric, ())
+                ts, vs = acct.reduce(start, end, 60, stat) if acct else ([], [])
+                assert ts == sorted(per_fn), (account, region, metric)
+                for t, v in zip(ts, vs):
+                    assert v == pytest.approx(sum(per_fn[t]), abs=1e-6), (metric, t)
+                    assert v >= max(per_fn[t])
+                assert len([t for t in ts if t >= NOW - 3 * 3600]) > 170 or metric in (
+                    "Throttles", "Errors")
+    # The same through GetMetricData for one minute in prod us-east-1.
+    cw = aws("cloudwatch")
+    t = NOW - 10 * 60
+    fns = fleet.functions_in(*USE1)
+    queries = [{"Id": f"f{i}", "MetricStat": {"Metric": {
+        "Namespace": "AWS/Lambda", "MetricName": "Invocations",
+        "Dimensions": [{"Name": "FunctionName", "Value": f.name}]}, "Period": 60,
+        "Stat": "Sum"}} for i, f in enumerate(fns)]
+    got = cw.get_metric_data(MetricDataQueries=queries, StartTime=t, EndTime=t + 60)
+    total = sum((r["Values"] or [0.0])[0] for r in got["MetricDataResults"])
+    _, account = series(cw, "Invocations", "Sum", {}, t, t + 60)
+    assert account == [total] and total > 1000
+
+
+def test_idle_share_and_a_burst_on_an_idle_function():
+    # The model alone (no I/O): with idle_share=0.85, about 85 % of the functions have no
+    # 1-minute datapoint in any hour; reports-worker-csv never runs until its burst.
+    truth = plan_fleet(seed=7, now=NOW, idle_share=0.85)
+    hour = NOW - NOW % 3600
+    n = len(truth.functions)
+    burst = (PROD, "us-east-1", "reports-worker-csv")
+    shares = []
+    for h in (hour - 4 * 3600, hour - 3 * 3600, hour - 2 * 3600, hour - 3600):
+        active = active_in_hour(truth, h)
+        shares.append(1 - len(active) / n)
+        assert {(PROD, "us-east-1", f) for f in ("search-api-query", "orders-worker-fulfil",
+                                                 "payments-api-charge")} <= active
+        # The burst starts 20 minutes before "now": 5 minutes before this hour began.
+        assert (burst in active) == (h == hour - 3600)
+    assert all(abs(s - 0.85) <= 0.05 for s in shares), shares
+    assert truth.function(*burst[:2], burst[2]).reserved == 10
+    # Default fleet: nobody idles for a whole hour (what the demo and the tests above rely on).
+    default = plan_fleet(seed=7, now=NOW)
+    assert len(active_in_hour(default, hour - 3600)) >= 0.98 * len(default.functions)
 
 
 def test_simulator_ticks(fleet: FleetTruth, sandbox, aws):
