@@ -183,19 +183,6 @@ def known_sum(values: Iterable[float | None]) -> float | None:
     return float(sum(k)) if sum(k) else None
 
 
-def _aggregates(store: Store, account: str, region: str, start: int, end: int) -> dict[tuple[str, str, str], tuple[float, float]]:
-    """(metric, dim, resource) -> (sum, max) of the points in [start, end)."""
-    # Grouped in the series index's order (account, region, metric, dim, resource): no sort of every point.
-    arm = """SELECT s.metric AS metric, s.dim AS dim, s.resource AS resource,
-                    SUM(p.value) AS total, MAX(p.value) AS peak
-             FROM series s JOIN {points} p ON p.series_id = s.id
-             WHERE s.account = ? AND s.region = ? AND p.ts >= ? AND p.ts < ? GROUP BY s.metric, s.dim, s.resource"""
-    rows = store.query(f"SELECT metric, dim, resource, SUM(total), MAX(peak) FROM ({union_points(arm)}) "
-                       f"GROUP BY metric, dim, resource",
-                       (account, region, start, end) * 3)
-    return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
-
-
 def group_peaks(store: Store, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:
     """Peak of the summed ConcurrentExecutions of each group's functions, minute by minute."""
     arm = """SELECT g.name AS name, p.ts AS ts, p.value AS value
@@ -278,7 +265,7 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
     acc = acc or {"account": account, "region": region, "target": target, "updated_at": None,
                   "concurrency_limit": None, "unreserved_limit": None, "code_storage_limit": None,
                   "code_storage_used": None, "function_count": None, "quota_concurrency": None}
-    agg = _aggregates(store, account, region, start, end)
+    agg = store.aggregates(account, region, start, end)
     cov = store.covered_seconds(account, region, start, end)
     span = end - start
 

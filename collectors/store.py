@@ -132,6 +132,31 @@ MIGRATIONS: list[str] = [
     ALTER TABLE target_runs ADD COLUMN discovery_calls INTEGER;
     CREATE INDEX target_runs_by_time ON target_runs(started_at);
     """,
+    # 6: per series summaries by hour and by day (sum and max of the points whose bucket starts in it),
+    # kept as points are written: a review reads a day as one row per series, not 1,440 points
+    """
+    CREATE TABLE summary_3600 (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, total REAL NOT NULL,
+        peak REAL NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+    CREATE TABLE summary_86400 (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, total REAL NOT NULL,
+        peak REAL NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
+    INSERT INTO summary_3600 SELECT series_id, ts / 3600 * 3600 AS h, SUM(value), MAX(value) FROM (
+        SELECT series_id, ts, value FROM points_60 UNION ALL SELECT series_id, ts, value FROM points_300
+        UNION ALL SELECT series_id, ts, value FROM points_3600) GROUP BY series_id, h;
+    INSERT INTO summary_86400 SELECT series_id, ts / 86400 * 86400 AS d, SUM(total), MAX(peak)
+        FROM summary_3600 GROUP BY series_id, d;
+    """,
+    # alert state, per [[alerts]] destination and finding: what was delivered, when, and what failed, so
+    # a restart neither repeats nor forgets; `label` is the masked URL (a destination's URL is a secret)
+    """
+    CREATE TABLE alert_state (
+        destination TEXT NOT NULL, key TEXT NOT NULL, label TEXT NOT NULL,
+        target TEXT NOT NULL, region TEXT NOT NULL, account TEXT, kind TEXT NOT NULL, subject TEXT NOT NULL,
+        severity TEXT, message TEXT NOT NULL, detail TEXT NOT NULL,
+        first_seen REAL NOT NULL, last_seen REAL NOT NULL, resolved_at REAL,
+        sent_severity TEXT, sent_at REAL, failed_at REAL, failure TEXT, failures INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (destination, key)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 # Late or re-read datapoints replace what the same cycle window said; rollups combine.
@@ -372,7 +397,29 @@ class Store:
             by_res.setdefault(p.period, []).append((ids[(p.metric, p.dim, p.resource)], p.ts, p.value))
         for res, rows in by_res.items():
             c.executemany(_UPSERT_REPLACE.format(r=res), rows)
+        self._summarise(c, {(sid, ts // 3600 * 3600) for rows in by_res.values() for sid, ts, _ in rows})
         return len(r.points)
+
+    @staticmethod
+    def _summarise(c: sqlite3.Connection, hours: set[tuple[int, int]]) -> None:
+        """Recompute the hourly and daily summaries of the (series, hour)s just written (re-read points
+        replace, so a summary is recomputed from its points, never added to)."""
+        if not hours:
+            return
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS touched (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, "
+                  "PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
+        c.execute("DELETE FROM temp.touched")
+        c.executemany("INSERT INTO temp.touched VALUES (?, ?)", sorted(hours))
+        arm = ("SELECT t.series_id AS sid, t.ts AS h, p.value AS v FROM temp.touched t "
+               "JOIN {points} p ON p.series_id = t.series_id AND p.ts >= t.ts AND p.ts < t.ts + 3600")
+        c.execute(f"INSERT OR REPLACE INTO summary_3600 SELECT sid, h, SUM(v), MAX(v) FROM ({union_points(arm)}) "
+                  "GROUP BY sid, h")
+        c.execute("DELETE FROM temp.touched")
+        c.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?, ?)",
+                      sorted({(sid, h // 86400 * 86400) for sid, h in hours}))
+        c.execute("INSERT OR REPLACE INTO summary_86400 SELECT t.series_id, t.ts, SUM(s.total), MAX(s.peak) "
+                  "FROM temp.touched t JOIN summary_3600 s ON s.series_id = t.series_id AND s.ts >= t.ts "
+                  "AND s.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
 
     @staticmethod
     def _add_coverage(c: sqlite3.Connection, account: str, region: str, covered: Iterable[Covered]) -> None:
@@ -434,6 +481,8 @@ class Store:
         cut = cuts[2]
         with self.transaction() as c:
             moved["expired"] = c.execute("DELETE FROM points_3600 WHERE ts < ?", (cut,)).rowcount
+            c.execute("DELETE FROM summary_3600 WHERE ts < ?", (cut,))
+            c.execute("DELETE FROM summary_86400 WHERE ts < ?", (cut // 86400 * 86400,))
             c.execute("DELETE FROM series_coverage WHERE end <= ?", (cut,))
             c.execute("UPDATE series_coverage SET start = ? WHERE start < ?", (cut, cut))
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
@@ -492,6 +541,47 @@ class Store:
                                 "AND scope = 'account'", (account, region)).fetchone()
         return row[0]
 
+    def aggregates(self, account: str, region: str, start: int, end: int
+                   ) -> dict[tuple[str, str, str], tuple[float, float]]:
+        """(metric, dim, resource) -> (sum, max) of the points whose bucket starts in [start, end).
+
+        Whole days come from summary_86400, whole hours from summary_3600, only the partial hours at
+        the edges from the points: a 30-day window reads about 30 + 48 rows per series, not 43,200.
+        """
+        h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
+        parts: list[tuple[str, int, int]] = []   # (source, from, to)
+        if h0 >= h1:
+            parts.append(("points", start, end))
+        else:
+            parts += [("points", start, h0), ("points", h1, end)]
+            d0, d1 = -(-h0 // 86400) * 86400, h1 // 86400 * 86400
+            if d0 < d1:
+                parts += [("summary_3600", h0, d0), ("summary_86400", d0, d1), ("summary_3600", d1, h1)]
+            else:
+                parts.append(("summary_3600", h0, h1))
+        arms, params = [], []
+        for source, lo, hi in parts:
+            if lo >= hi:
+                continue
+            if source == "points":
+                arm = ("SELECT s.metric AS metric, s.dim AS dim, s.resource AS resource, SUM(p.value) AS total, "
+                       "MAX(p.value) AS peak FROM series s JOIN {points} p ON p.series_id = s.id "
+                       "WHERE s.account = ? AND s.region = ? AND p.ts >= ? AND p.ts < ? "
+                       "GROUP BY s.metric, s.dim, s.resource")
+                arms.append(union_points(arm))
+                params += [account, region, lo, hi] * len(RESOLUTIONS)
+            else:
+                arms.append(f"SELECT s.metric AS metric, s.dim AS dim, s.resource AS resource, SUM(x.total) AS total, "
+                            f"MAX(x.peak) AS peak FROM series s "
+                            f"JOIN {source} x ON x.series_id = s.id WHERE s.account = ? AND s.region = ? "
+                            f"AND x.ts >= ? AND x.ts < ? GROUP BY s.metric, s.dim, s.resource")
+                params += [account, region, lo, hi]
+        if not arms:
+            return {}
+        rows = self.conn.execute(f"SELECT metric, dim, resource, SUM(total), MAX(peak) FROM "
+                                 f"({' UNION ALL '.join(arms)}) GROUP BY metric, dim, resource", params)
+        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
+
     def function_read_at(self, target: str, region: str) -> float | None:
         """When the target's per-function series were last read (None: never)."""
         row = self.conn.execute("SELECT function_read_at FROM target_health WHERE target = ? AND region = ?",
@@ -538,3 +628,45 @@ class Store:
         return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
                 for t in ("functions", "series", "points_60", "points_300", "points_3600", "series_coverage")}
 
+    # -- alert state (collectors.alerts) ----------------------------------------------------------
+    ALERT_COLUMNS = ("destination", "key", "label", "target", "region", "account", "kind", "subject", "severity",
+                     "message", "detail", "first_seen", "last_seen", "resolved_at", "sent_severity", "sent_at",
+                     "failed_at", "failure", "failures")
+
+    def alert_states(self) -> list[dict[str, Any]]:
+        """Every stored alert state row (see MIGRATIONS' alert_state), by destination and key."""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM alert_state ORDER BY destination, key")]
+
+    def save_alert_states(self, rows: Iterable[dict[str, Any]], delete: Iterable[tuple[str, str]] = (),
+                          keep_destinations: Iterable[str] | None = None) -> None:
+        """Upsert `rows`, delete the (destination, key)s in `delete`, and, given `keep_destinations`,
+        forget every destination not in it (no longer configured: nothing can be delivered there); one transaction."""
+        cols = self.ALERT_COLUMNS
+        with self.transaction() as c:
+            c.executemany(f"INSERT OR REPLACE INTO alert_state ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                          [tuple(r[k] for k in cols) for r in rows])
+            c.executemany("DELETE FROM alert_state WHERE destination = ? AND key = ?", list(delete))
+            if keep_destinations is not None:
+                keep = sorted(set(keep_destinations))
+                c.execute(f"DELETE FROM alert_state WHERE destination NOT IN ({','.join('?' * len(keep))})", keep)
+
+    def alert_failures(self) -> list[dict[str, Any]]:
+        """Per destination (masked label) with undelivered messages: how many, since when, the latest error."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT label, COUNT(*) AS pending, MIN(failed_at) AS since, MAX(failed_at) AS latest, "
+            "MAX(failures) AS attempts, (SELECT failure FROM alert_state b WHERE b.destination = a.destination "
+            "AND b.failure IS NOT NULL ORDER BY b.failed_at DESC LIMIT 1) AS failure "
+            "FROM alert_state a WHERE failure IS NOT NULL GROUP BY destination ORDER BY label")]
+
+    # -- Prometheus counters (collectors.exporter) --------------------------------------------------
+    def totals_since(self, account: str, region: str, metrics: Sequence[str], since: int
+                     ) -> dict[tuple[str, str], float]:
+        """(metric, dim) -> the sum of its stored points from `since` on (every resolution; resources summed)."""
+        if not metrics:
+            return {}
+        marks = ",".join("?" * len(metrics))
+        arm = (f"SELECT s.metric AS metric, s.dim AS dim, p.value AS value FROM series s JOIN {{points}} p "
+               f"ON p.series_id = s.id WHERE s.account = ? AND s.region = ? AND s.metric IN ({marks}) AND p.ts >= ?")
+        rows = self.conn.execute(f"SELECT metric, dim, SUM(value) FROM ({union_points(arm)}) GROUP BY metric, dim",
+                                 (account, region, *metrics, since) * len(RESOLUTIONS))
+        return {(r[0], r[1]): r[2] for r in rows}
