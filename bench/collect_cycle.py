@@ -97,8 +97,9 @@ def _zip() -> bytes:
 
 def build_fleet(sb: Sandbox, fleet: Fleet) -> dict[str, float]:
     """Create the fleet through boto3 over HTTP; returns timings."""
-    kw = dict(endpoint_url=sb.endpoint_url, region_name=REGION)
-    lam, sqs, iam = (boto3.client(s, **kw) for s in ("lambda", "sqs", "iam"))
+    lam = boto3.client("lambda", endpoint_url=sb.endpoint_url, region_name=REGION)
+    sqs = boto3.client("sqs", endpoint_url=sb.endpoint_url, region_name=REGION)
+    iam = boto3.client("iam", endpoint_url=sb.endpoint_url, region_name=REGION)
     sb.set_account_limits(ACCOUNT, REGION, concurrent_executions=max(1000, fleet.n))
     role = iam.create_role(RoleName="fn-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     arns = {}
@@ -118,9 +119,9 @@ def build_fleet(sb: Sandbox, fleet: Fleet) -> dict[str, float]:
     t0 = time.perf_counter()
     for name, r in fleet.reserved.items():
         lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=r)
-    for name, q in fleet.on_failure.items():
+    for name, queue in fleet.on_failure.items():
         lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={
-            "OnFailure": {"Destination": arns[q]}})
+            "OnFailure": {"Destination": arns[queue]}})
     for name, p in fleet.provisioned.items():
         v = lam.publish_version(FunctionName=name)["Version"]
         lam.create_alias(FunctionName=name, Name="live", FunctionVersion=v)

@@ -6,6 +6,7 @@ Limit lines are dashed and labelled with their value.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -64,17 +65,18 @@ def timeseries(df: pd.DataFrame, title: str, unit: str = "count", limits: Sequen
 
 def gaps(df: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp]]:
     """Runs of rows where every column is NaN (not collected), as (first, last) index pairs."""
-    out, start, prev = [], None, None
+    out: list[tuple[pd.Timestamp, pd.Timestamp]] = []
+    run: tuple[pd.Timestamp, pd.Timestamp] | None = None   # the gap being walked: (first, last so far)
     empty = df.isna().all(axis=1) if len(df.columns) else pd.Series(True, index=df.index)
     for ts, is_gap in empty.items():
-        if is_gap and start is None:
-            start = ts
-        if not is_gap and start is not None:
-            out.append((start, prev))
-            start = None
-        prev = ts
-    if start is not None:
-        out.append((start, prev))
+        t = cast(pd.Timestamp, ts)   # the index is the rows' times (see timeseries); pandas types it Hashable
+        if is_gap:
+            run = (run[0], t) if run else (t, t)
+        elif run:
+            out.append(run)
+            run = None
+    if run:
+        out.append(run)
     return out
 
 
@@ -100,18 +102,19 @@ def _limit_pair(fig: go.Figure, limit: int | None, floor: int, floor_label: str)
                            showarrow=False, font={"color": color}, xanchor="right")
 
 
-def concurrency_budget(limit: int | None, reserved: int, provisioned: int, peak: float | None,
+def concurrency_budget(limit: int | None, reserved: int | None, provisioned: int | None, peak: float | None,
                        peak_claimed: float | None, floor: int = 100, title: str = "Concurrency budget",
                        ) -> go.Figure:
     """One horizontal bar: reserved and provisioned allocations and the unreserved pool, with the
-    peaks and the 100-unreserved floor marked against the account limit."""
+    peaks and the 100-unreserved floor marked against the account limit. An unknown allocation (None)
+    is named "unknown" in the legend with no bar, and the pool, which depends on it, is not drawn."""
     fig = go.Figure()
     y = ["allocations"]
-    fig.add_trace(go.Bar(y=y, x=[reserved], name=f"reserved {reserved:,}", orientation="h", marker_color=PURPLE,
-                         hovertemplate="reserved: %{x:,}<extra></extra>"))
-    fig.add_trace(go.Bar(y=y, x=[provisioned], name=f"provisioned {provisioned:,}", orientation="h",
+    fig.add_trace(go.Bar(y=y, x=[reserved], name=f"reserved {_count(reserved)}", orientation="h",
+                         marker_color=PURPLE, hovertemplate="reserved: %{x:,}<extra></extra>"))
+    fig.add_trace(go.Bar(y=y, x=[provisioned], name=f"provisioned {_count(provisioned)}", orientation="h",
                          marker_color=TEAL, hovertemplate="provisioned: %{x:,}<extra></extra>"))
-    if limit:
+    if limit and reserved is not None and provisioned is not None:
         rest = max(0, limit - reserved - provisioned)
         fig.add_trace(go.Bar(y=y, x=[rest], name=f"unreserved pool {rest:,}", orientation="h",
                              marker_color=GRAY, opacity=0.35, hovertemplate="unreserved pool: %{x:,}<extra></extra>"))
@@ -127,9 +130,13 @@ def concurrency_budget(limit: int | None, reserved: int, provisioned: int, peak:
     _limit_pair(fig, limit, floor, "max reservable {:,} (100 kept unreserved)")
     fig.update_layout(barmode="stack", height=270, title={"text": plain(title), "x": 0, "font": {"size": 15}},
                       margin={"l": 10, "r": 10, "t": 80, "b": 10}, legend={"orientation": "h", "y": -0.2, "x": 0})
-    fig.update_xaxes(range=[0, max(v for v in (limit or 0, peak or 0, peak_claimed or 0, reserved + provisioned, 1))
-                            * 1.05])
+    fig.update_xaxes(range=[0, max(v for v in (limit or 0, peak or 0, peak_claimed or 0,
+                                               (reserved or 0) + (provisioned or 0), 1)) * 1.05])
     return fig
+
+
+def _count(v: int | None) -> str:
+    return "unknown" if v is None else f"{v:,}"
 
 
 def weekly_trend(weeks: list[tuple[pd.Timestamp, float | None]], limit: float | None, title: str, unit: str,

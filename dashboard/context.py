@@ -7,6 +7,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,13 +35,13 @@ def config_arg(argv: list[str]) -> str | None:
     return None
 
 
-def resolve(argv: list[str] | None = None, env: dict[str, str] | None = None) -> Context:
+def resolve(argv: list[str] | None = None, env: Mapping[str, str] | None = None) -> Context:
     """The config to use; starts the simulated fleet (once per server process) when none is given."""
     argv = sys.argv[1:] if argv is None else argv
-    env = os.environ if env is None else env
+    environ = os.environ if env is None else env
     path, source = config_arg(argv), "--config"
-    if not path and env.get(ENV):
-        path, source = env[ENV], ENV
+    if not path and environ.get(ENV):
+        path, source = environ[ENV], ENV
     if path:
         return Context(str(Path(path).expanduser().resolve()), False, source)
     from . import demo
@@ -66,13 +67,13 @@ def is_loopback(address: str | None) -> bool:
         return False
 
 
-def remote_allowed(env: dict[str, str] | None = None) -> bool:
+def remote_allowed(env: Mapping[str, str] | None = None) -> bool:
     """The operator opted in to serving beyond loopback (HEADROOM_ALLOW_REMOTE=1)."""
-    env = os.environ if env is None else env
-    return env.get(ALLOW_REMOTE_ENV, "").strip() == "1"
+    environ = os.environ if env is None else env
+    return environ.get(ALLOW_REMOTE_ENV, "").strip() == "1"
 
 
-def binding_refusal(address: str | None, env: dict[str, str] | None = None) -> str | None:
+def binding_refusal(address: str | None, env: Mapping[str, str] | None = None) -> str | None:
     """Why the app must not render on this server address, as markdown; None when it may."""
     if is_loopback(address) or remote_allowed(env):
         return None

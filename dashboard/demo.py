@@ -14,6 +14,7 @@ import os
 import tempfile
 import threading
 import time
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,12 +58,12 @@ class DemoRuntime:
     _thread: threading.Thread | None = field(default=None, repr=False)
 
 
-def use_dummy_credentials(env: dict[str, str] | None = None) -> None:
+def use_dummy_credentials(env: MutableMapping[str, str] | None = None) -> None:
     """Point the process's AWS credential chain at dummy keys (the sandbox accepts any)."""
-    env = os.environ if env is None else env
-    env.update(DUMMY_ENV)
+    environ = os.environ if env is None else env
+    environ.update(DUMMY_ENV)
     for k in ("AWS_PROFILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ENDPOINT_URL"):
-        env.pop(k, None)
+        environ.pop(k, None)
 
 
 def start(workdir: Path | None = None, seed: int = 7, interval_s: int = INTERVAL_S) -> DemoRuntime:

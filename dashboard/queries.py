@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import pandas as pd
 import streamlit as st
@@ -16,6 +17,9 @@ import streamlit as st
 from collectors import config, history, review as rv, triage
 from collectors import cost as costs
 from collectors.store import Store, StoreError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 TTL = 3600          # an upper bound; the version key does the real invalidation
 MAX_ENTRIES = 64
@@ -43,20 +47,21 @@ def version(cfg: str) -> tuple[Any, ...] | None:
         s.close()
 
 
-def _cached(fn):
-    """Cache `fn(store, cfg, *args)` on (its name, cfg, version, args); the store is opened per call."""
-    def cached(name: str, cfg: str, ver: tuple[Any, ...] | None, *args: Any) -> Any:
+def _cached(fn: Callable[Concatenate[Store, str, P], R]) -> Callable[Concatenate[str, P], R]:
+    """Cache `fn(store, cfg, *args)` on (its name, cfg, version, args); the store is opened per call.
+    Typed as `fn` without its store, so the pages are checked against what it returns (None included)."""
+    def cached(name: str, cfg: str, ver: tuple[Any, ...] | None, *args: Any, **kwargs: Any) -> Any:
         s = _store(cfg)
         try:
-            return fn(s, cfg, *args)
+            return fn(s, cfg, *args, **kwargs)
         finally:
             s.close()
     # Streamlit keys a cache by the function's module, qualified name and source: make each distinct.
     cached.__qualname__ = cached.__name__ = f"q_{fn.__name__}"
-    cached = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(cached)
+    cached_data = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(cached)
 
-    def call(cfg: str, *args: Any) -> Any:
-        return cached(fn.__name__, cfg, version(cfg), *args)
+    def call(cfg: str, *args: P.args, **kwargs: P.kwargs) -> R:
+        return cached_data(fn.__name__, cfg, version(cfg), *args, **kwargs)
     call.__doc__ = fn.__doc__
     call.__name__ = fn.__name__
     return call
@@ -144,7 +149,8 @@ def series(s: Store, cfg: str, account: str, region: str, metrics: tuple[str, ..
     start = start // step * step
     data = {m: history.timeseries(s, account, region, m, start, end, step, dims=list(dims) if dims is not None
                                   else None, resource=resource) for m in metrics}
-    idx = pd.to_datetime([ts for ts, _ in next(iter(data.values()))], unit="s", utc=True) if data else []
+    idx: pd.DatetimeIndex | list[int] = (pd.to_datetime([ts for ts, _ in next(iter(data.values()))], unit="s", utc=True)
+                                         if data else [])
     return pd.DataFrame({m: [float("nan") if v is None else v for _, v in pts] for m, pts in data.items()}, index=idx)
 
 

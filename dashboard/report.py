@@ -52,6 +52,13 @@ def to_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
+def reserving_groups(groups: list[GroupReview]) -> list[GroupReview]:
+    """Groups holding reserved concurrency, largest first, then those whose reservation is unknown
+    (listed as unknown, not dropped: an unknown may hide the largest)."""
+    known = sorted((g for g in groups if g.reserved_total), key=lambda g: g.reserved_total or 0, reverse=True)
+    return known + [g for g in groups if g.reserved_total is None]
+
+
 def _cell(v: Any) -> str:
     return fmt.md(v)   # escapes "|" too, so a name cannot break a table
 
@@ -61,7 +68,7 @@ def markdown(sections: list[Section], window: str, generated: str, group_by: str
     out = ["# headroom limit review", "", f"Generated {generated}; peaks over {window}; groups by {group_by}.", ""]
     for s in sections:
         t = s.target
-        out += [f"## {_cell(t.target)} · {t.account} · {t.region} — {t.status.upper()}", ""]
+        out += [f"## {_cell(t.target)} · {t.account or fmt.UNKNOWN} · {t.region} — {t.status.upper()}", ""]
         out += [f"- Concurrency: limit {fmt.n(t.concurrency_limit)}, peak {fmt.n(t.peak_concurrency)}, peak claimed "
                 f"{fmt.n(t.peak_claimed_concurrency)}, headroom {fmt.n(t.concurrency_headroom)} "
                 f"({fmt.pct(t.concurrency_headroom_pct)})",
@@ -80,10 +87,9 @@ def markdown(sections: list[Section], window: str, generated: str, group_by: str
                        f"{fmt.weeks(tr.weeks_until, tr.slope_per_week)} |")
         out += ["", "### Reserved concurrency by group", "", "| group | functions | reserved | peak concurrency |",
                 "|---|---:|---:|---:|"]
-        for g in sorted(s.groups, key=lambda g: -g.reserved_total):
-            if g.reserved_total:
-                out.append(f"| {_cell(fmt.group_label(g.name))} | {g.function_count} | {g.reserved_total:,} | "
-                           f"{fmt.n(g.peak_concurrency)} |")
+        for g in reserving_groups(s.groups):
+            out.append(f"| {_cell(fmt.group_label(g.name))} | {g.function_count} | {fmt.n(g.reserved_total)} | "
+                       f"{fmt.n(g.peak_concurrency)} |")
         if s.holders:
             out += ["", "### Largest code holders (every version counted)", "",
                     "| function | all versions | old versions | versions |", "|---|---:|---:|---:|"]
@@ -117,7 +123,7 @@ def to_html(sections: list[Section], window: str, generated: str, group_by: str)
 
     for s in sections:
         t = s.target
-        parts.append(f"<h2>{e(t.target)} · {e(t.account)} · {e(t.region)} — "
+        parts.append(f"<h2>{e(t.target)} · {e(t.account or fmt.UNKNOWN)} · {e(t.region)} — "
                      f"<span class='{e(t.status)}'>{e(t.status.upper())}</span></h2>")
         parts.append(f"<p>Concurrency limit {e(fmt.n(t.concurrency_limit))}, peak {e(fmt.n(t.peak_concurrency))}, "
                      f"peak claimed {e(fmt.n(t.peak_claimed_concurrency))}, headroom "
@@ -128,9 +134,8 @@ def to_html(sections: list[Section], window: str, generated: str, group_by: str)
                             for tr in s.trends]))
         parts.append("<h3>Reserved concurrency by group</h3>")
         parts.append(table(["group", "functions", "reserved", "peak concurrency"],
-                           [[fmt.group_label(g.name), str(g.function_count), f"{g.reserved_total:,}",
-                             fmt.n(g.peak_concurrency)] for g in sorted(s.groups, key=lambda g: -g.reserved_total)
-                            if g.reserved_total]))
+                           [[fmt.group_label(g.name), str(g.function_count), fmt.n(g.reserved_total),
+                             fmt.n(g.peak_concurrency)] for g in reserving_groups(s.groups)]))
         if s.holders:
             parts.append("<h3>Largest code holders</h3>")
             parts.append(table(["function", "all versions", "old versions", "versions"],

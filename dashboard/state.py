@@ -227,21 +227,21 @@ def sidebar(ctx: Context) -> Selection:
         st.text_input("Function search", **_bind("q"), placeholder="part of a function name")
         start, end = window_bounds(ss["window"], ss["from"], ss["to"], queries.now())
         if cfg:
-            freshness(ctx)
+            freshness(cfg)
     write_query_params()
     return Selection(ctx, cfg, ss["account"], ss["region"], ss["window"], start, end, ss["group_by"],
                      list(ss["groups"]), ss["q"], sel_targets)
 
 
-def freshness(ctx: Context) -> None:
+def freshness(cfg: str) -> None:
     """Data age and collection errors; reruns the app when the collector has written new data."""
-    waiting = not queries.version(ctx.cfg) or not queries.targets(ctx.cfg)
+    waiting = not queries.version(cfg) or not queries.targets(cfg)
 
     @st.fragment(run_every=WAITING_REFRESH_S if waiting else REFRESH_S)
     def _fresh() -> None:
-        if queries.version(ctx.cfg) != st.session_state.get("_ver_rendered"):
+        if queries.version(cfg) != st.session_state.get("_ver_rendered"):
             st.rerun()
-        render_freshness(ctx)
+        render_freshness(cfg)
     _fresh()
 
 
@@ -256,14 +256,14 @@ def cycle_interrupted(running_since: float | None, now: float, collection: Colle
     return running_since is not None and now - running_since > cycle_deadline_s(collection) + INTERRUPTED_MARGIN_S
 
 
-def render_freshness(ctx: Context) -> None:
+def render_freshness(cfg: str) -> None:
     now = queries.now()
     st.divider()
-    if not queries.version(ctx.cfg):
+    if not queries.version(cfg):
         st.caption("No data collected yet.")
         return
-    s = queries.status(ctx.cfg)
-    collection = queries.settings(ctx.cfg).collection
+    s = queries.status(cfg)
+    collection = queries.settings(cfg).collection
     interval = collection.interval_seconds
     interrupted = cycle_interrupted(s.running_since, now, collection)
     running = s.running_since is not None and not interrupted
@@ -289,15 +289,15 @@ def render_freshness(ctx: Context) -> None:
             st.caption(f"… and {len(s.errors) - 8} more (Overview lists them all).")
     else:
         st.caption("No collection errors in the latest cycle.")
-    render_cost(ctx)
+    render_cost(cfg)
 
 
-def render_cost(ctx: Context) -> None:
+def render_cost(cfg: str) -> None:
     """The CloudWatch bill of collecting: metrics per cycle, per day and the monthly forecast, by tier."""
-    bill = queries.cost(ctx.cfg)
+    bill = queries.cost(cfg)
     if bill is None:
         return
-    c = queries.settings(ctx.cfg).collection
+    c = queries.settings(cfg).collection
     with st.expander(f"CloudWatch cost ≈ ${bill.monthly_usd:,.2f}/month", icon=":material/payments:"):
         per_fn = "" if bill.per_function_month_usd is None else \
             f" (${bill.per_function_month_usd:,.3f} per function, {bill.functions:,} functions)"
@@ -312,7 +312,7 @@ def render_cost(ctx: Context) -> None:
 
 
 # -- shared page helpers -----------------------------------------------------------------------
-def selected_reviews(cfg: str, sel: Selection) -> Iterator[tuple[str, str, Any, dict[str, str]]]:
+def selected_reviews(cfg: str, sel: Selection) -> Iterator[tuple[str, str, review.TargetReview, dict[str, str]]]:
     """(account, region, its review, function -> group) for each selected target that has data."""
     for tinfo in sel.targets:
         a, r = tinfo["account"], tinfo["region"]
@@ -329,7 +329,7 @@ def current() -> Selection:
 def link_params(**overrides: Any) -> dict[str, Any]:
     """Query params for a link to another page: the current selection with some of it changed
     (an empty value clears that selection, e.g. groups=[])."""
-    values = dict(st.session_state.get("_qp_written") or {})
+    values: dict[str, Any] = dict(st.session_state.get("_qp_written") or {})
     values.update(overrides)
     return {QP_NAMES.get(k, k): v for k, v in values.items() if v not in ("", [], None)}
 

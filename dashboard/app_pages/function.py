@@ -21,7 +21,7 @@ tnames = {f"{t['account']}/{t['region']}": fmt.target_label(t["target"], t["acco
 if len(tkeys) > 1:
     if ss.get("fn_target") not in tkeys:
         ss["fn_target"] = tkeys[0]
-    st.selectbox("Account / region", tkeys, format_func=tnames.get, key="fn_target")
+    st.selectbox("Account / region", tkeys, format_func=lambda k: tnames[k], key="fn_target")
     account, region = ss["fn_target"].split("/")
 else:
     account, region = tkeys[0].split("/")

@@ -3,6 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.catalogue import BY_KEY
+from collectors.review import TargetReview
 from dashboard import charts, fmt, queries, state
 
 sel = state.current()
@@ -15,10 +16,12 @@ st.caption(f"{sel.window_label} · grouped by {state.group_by_label(cfg, sel.gro
 
 multi = len(sel.targets) > 1
 rows = []
+reviews: dict[tuple[str, str], TargetReview] = {}   # the reviews the table shows; the drill-down reads the same
 for a, r, t, gm in state.selected_reviews(cfg, sel):
+    reviews[a, r] = t
     names_by_group: dict[str, list[str]] = {}
-    for name, g in gm.items():
-        names_by_group.setdefault(g, []).append(name)
+    for name, grp in gm.items():
+        names_by_group.setdefault(grp, []).append(name)
     for g in queries.groups(cfg, sel.start, sel.end, a, r, sel.group_by):
         if sel.groups and g.name not in sel.groups:
             continue
@@ -45,7 +48,7 @@ st.caption("None = unknown (not collected), never zero.")
 METRICS = {"throttles": "Throttles", "peak concurrency": "Peak concurrency", "invocations": "Invocations",
            "errors": "Errors", "reserved": "Reserved concurrency", "async dropped": "Async events dropped",
            "DLQ messages": "DLQ messages", "functions": "Functions"}
-metric = st.segmented_control("Compare groups by", list(METRICS), format_func=METRICS.get, key="g_metric",
+metric = st.segmented_control("Compare groups by", list(METRICS), format_func=lambda m: METRICS[m], key="g_metric",
                               default="throttles") or "throttles"
 top = df.sort_values(metric, ascending=False, na_position="last").head(25).copy()
 top["label"] = top["group"] + (" · " + top["region"] if multi else "")
@@ -55,13 +58,12 @@ st.plotly_chart(charts.bars(top, "label", metric, f"{METRICS[metric]} by group (
 st.subheader("Drill down")
 choices = list(zip(df["account"], df["region"], df["_name"]))
 label = {c: f"{fmt.group_label(c[2])}" + (f" · {c[0]} · {c[1]}" if multi else "") for c in choices}
-pick = st.selectbox("Group", choices, format_func=label.get, key="g_drill")
+pick = st.selectbox("Group", choices, format_func=lambda c: label[c], key="g_drill")
 if pick:
     a, r, gname = pick
     gm = sel.group_map(a, r)
     members = sorted(n for n, g in gm.items() if g == gname and sel.keep(n, g))
-    t = queries.target(cfg, sel.start, sel.end, a, r)
-    fr = [f for f in t.functions if f.name in set(members)]
+    fr = [f for f in reviews[a, r].functions if f.name in set(members)]
     fdf = pd.DataFrame([{"status": fmt.STATUS_TEXT[f.status], "function": f.name,
                          "page": state.function_link(a, r, f.name), "invocations": f.invocations,
                          "errors": f.errors, "throttles": f.throttles, "peak concurrency": f.peak_concurrency,

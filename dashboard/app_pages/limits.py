@@ -60,10 +60,14 @@ for tab, tinfo in zip(tabs, sel.targets):
         st.caption(f"{fmt.n(t.reserved_total)} reserved of the {fmt.n(reservable)} that may be reserved "
                    f"({fmt.ratio_pct(t.reserved_total, reservable)}); Lambda keeps {UNRESERVED_FLOOR} unreserved "
                    f"for functions without reserved concurrency.")
+        unknown = [fmt.group_label(g.name) for g in groups if g.reserved_total is None]
         if alloc:
             st.plotly_chart(charts.allocation(alloc, lim), key=f"l_alloc_{a}_{r}", config={"displayModeBar": False})
-        else:
+        elif not unknown:
             st.caption("No group has reserved concurrency.")
+        if unknown:   # not drawn and not "none": their functions' configuration was not read
+            st.caption(f"Reserved concurrency unknown for {len(unknown)} group(s): "
+                       f"{fmt.md(', '.join(unknown[:10]))}{' …' if len(unknown) > 10 else ''}.")
 
         st.markdown("#### Code storage")
         hist = queries.account_history(cfg, a, r, review.window(sel.end, weeks * 7 * 86400)[0], sel.end)

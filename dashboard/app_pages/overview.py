@@ -4,7 +4,7 @@ import streamlit as st
 
 from collectors import triage
 from collectors.catalogue import BY_KEY
-from collectors.review import SEVERITY
+from collectors.review import SEVERITY, TargetReview
 from dashboard import charts, fmt, queries, state
 from dashboard.widgets import tile
 
@@ -17,32 +17,32 @@ st.title("Overview")
 st.caption(f"{sel.window_label} · peaks from 1-minute maxima · colours from the thresholds in the config")
 
 
-def attention(t, step_links: list) -> None:
+def attention(account: str, region: str, t: TargetReview, gm: dict[str, str], step_links: list) -> None:
     """What needs looking at in this target, each a link to the page that explains it."""
-    gm = sel.group_map(t.account, t.region)
-    thr = [r for r in queries.throttling(cfg, sel.start, sel.end, t.account, t.region) if sel.keep(r.function, gm.get(r.function))]
+    thr = [r for r in queries.throttling(cfg, sel.start, sel.end, account, region) if sel.keep(r.function, gm.get(r.function))]
     for g, n, k in triage.throttling_groups(thr, gm)[:3]:
         step_links.append(("critical" if n >= th["throttles"].critical else "warn",
                            f"Throttling in group **{fmt.md(fmt.group_label(g))}**: {fmt.n(n)} throttles in "
                            f"{k} function(s)", "app_pages/triage.py",
-                           state.link_params(account=t.account, region=t.region, groups=[g], q="")))
-    for q in queries.queues(cfg, sel.start, sel.end, t.account, t.region):
+                           state.link_params(account=account, region=region, groups=[g], q="")))
+    for q in queries.queues(cfg, sel.start, sel.end, account, region):
         if (q.visible or 0) > 0 or (q.growth_per_hour or 0) > 0:
-            grow = f", growing {fmt.n(round(q.growth_per_hour))}/h" if (q.growth_per_hour or 0) > 0 else ""
+            growth = q.growth_per_hour
+            grow = f", growing {fmt.n(round(growth))}/h" if growth is not None and growth > 0 else ""
             step_links.append((q.status, f"Dead-letter queue **{fmt.md(q.name)}**: {fmt.n(q.visible)} messages{grow}",
                                "app_pages/triage.py",
-                               state.link_params(account=t.account, region=t.region, groups=[], q="")))
+                               state.link_params(account=account, region=region, groups=[], q="")))
     for f in t.functions:
         if (f.async_events_dropped or 0) > 0 and sel.keep(f.name, gm.get(f.name)):
             step_links.append((f.status, f"**{fmt.md(f.name)}** dropped {fmt.n(f.async_events_dropped)} async events",
                                "app_pages/function.py",
-                               state.link_params(account=t.account, region=t.region, fn=f.name)))
-    for s in queries.spillover(cfg, sel.start, sel.end, t.account, t.region):
+                               state.link_params(account=account, region=region, fn=f.name)))
+    for s in queries.spillover(cfg, sel.start, sel.end, account, region):
         if sel.keep(s.function, gm.get(s.function)):
             step_links.append((s.status, f"**{fmt.md(s.function)}:{fmt.md(s.qualifier)}** spilled "
                                f"{fmt.n(s.spillover)} invocations over its provisioned concurrency",
                                "app_pages/function.py",
-                               state.link_params(account=t.account, region=t.region, fn=s.function)))
+                               state.link_params(account=account, region=region, fn=s.function)))
 
 
 status_rows = queries.status(cfg)
@@ -56,9 +56,9 @@ if status_rows.errors:
             st.warning(f"**{fmt.md(tgt)} · {fmt.md(region)}** collected nothing: no numbers are shown for it "
                        "(unknown, not zero).")
 
-reviews = [queries.target(cfg, sel.start, sel.end, x["account"], x["region"]) for x in sel.targets]
+reviews = list(state.selected_reviews(cfg, sel))
 # Worst first: at 3 a.m. the account in trouble is at the top.
-for t in sorted((r for r in reviews if r is not None), key=lambda r: -SEVERITY[r.status]):
+for a, r, t, gm in sorted(reviews, key=lambda x: -SEVERITY[x[2].status]):
     g = triage.target_grades(t, th)
     st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
     if t.health is not None and t.health.stale:
@@ -105,7 +105,7 @@ for t in sorted((r for r in reviews if r is not None), key=lambda r: -SEVERITY[r
         tile("DLQ messages", fmt.n(t.dlq_messages), "waiting now in dead-letter queues", g["dlq_messages"])
 
     links: list = []
-    attention(t, links)
+    attention(a, r, t, gm, links)
     if links:
         with st.container(border=True):
             st.markdown("**Needs attention**" + (" (filtered)" if sel.filtered else ""))
@@ -115,13 +115,13 @@ for t in sorted((r for r in reviews if r is not None), key=lambda r: -SEVERITY[r
     with left:
         st.plotly_chart(charts.concurrency_budget(lim, t.reserved_total, t.provisioned_total, t.peak_concurrency,
                                                   t.peak_claimed_concurrency),
-                        key=f"budget-{t.account}-{t.region}", config={"displayModeBar": False})
+                        key=f"budget-{a}-{r}", config={"displayModeBar": False})
     with right:
-        step = queries.chart_step(cfg, t.account, t.region, sel.start, sel.end)
+        step = queries.chart_step(cfg, a, r, sel.start, sel.end)
         keys = ("AccountConcurrentExecutions", "ClaimedAccountConcurrency")
-        df = queries.series(cfg, t.account, t.region, keys, sel.start, sel.end, step)
+        df = queries.series(cfg, a, r, keys, sel.start, sel.end, step)
         df = df.rename(columns={k: BY_KEY[k].label for k in keys})
         fig = charts.timeseries(df, f"Account concurrency (max per {fmt.step(step)})", "count",
                                 [(lim, f"limit {fmt.n(lim)}")] if lim else [])
         charts.shade_gaps(fig, df, step)
-        st.plotly_chart(fig, key=f"conc-{t.account}-{t.region}", config={"displayModeBar": False})
+        st.plotly_chart(fig, key=f"conc-{a}-{r}", config={"displayModeBar": False})

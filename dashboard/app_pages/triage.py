@@ -1,4 +1,6 @@
 """Triage: what is wrong now, worst first. Every row links to its function page and the AWS console."""
+from typing import Any
+
 import pandas as pd
 import streamlit as st
 
@@ -53,7 +55,11 @@ def base(account: str, region: str, name: str) -> dict:
             "page": state.function_link(account, region, name), "console": triage.console_url(region, name)}
 
 
-throttle_rows, async_rows, queue_rows, spill_rows = [], [], [], []
+# table rows: one dict per row, mixed values (numbers, text, None = unknown)
+throttle_rows: list[dict[str, Any]] = []
+async_rows: list[dict[str, Any]] = []
+queue_rows: list[dict[str, Any]] = []
+spill_rows: list[dict[str, Any]] = []
 for a, r, t, gm in state.selected_reviews(cfg, sel):
     for x in queries.throttling(cfg, sel.start, sel.end, a, r):
         if sel.keep(x.function, gm.get(x.function)):
@@ -63,16 +69,16 @@ for a, r, t, gm in state.selected_reviews(cfg, sel):
                                   "peak concurrency": x.peak_concurrency, "reserved": x.reserved_concurrency,
                                   "since (UTC)": fmt.utc(x.since), "last (UTC)": fmt.utc(x.last_seen),
                                   "_sev": x.status})
-    for x in triage.async_failures(t):
-        if sel.keep(x.function, gm.get(x.function)):
-            async_rows.append({"status": fmt.STATUS_TEXT[x.status], **base(a, r, x.function),
-                               "group": fmt.group_label(gm.get(x.function)), "dropped": x.async_events_dropped,
-                               "DLQ errors (lost)": x.dead_letter_errors,
-                               "destination failures": x.destination_delivery_failures,
-                               "max event age (s)": None if x.max_async_event_age_ms is None
-                               else round(x.max_async_event_age_ms / 1000, 1),
-                               "DLQ": (x.dlq_arn or "").split(":")[-1] or None,
-                               "on-failure": (x.on_failure_arn or "").split(":")[-1] or None})
+    for af in triage.async_failures(t):
+        if sel.keep(af.function, gm.get(af.function)):
+            async_rows.append({"status": fmt.STATUS_TEXT[af.status], **base(a, r, af.function),
+                               "group": fmt.group_label(gm.get(af.function)), "dropped": af.async_events_dropped,
+                               "DLQ errors (lost)": af.dead_letter_errors,
+                               "destination failures": af.destination_delivery_failures,
+                               "max event age (s)": None if af.max_async_event_age_ms is None
+                               else round(af.max_async_event_age_ms / 1000, 1),
+                               "DLQ": (af.dlq_arn or "").split(":")[-1] or None,
+                               "on-failure": (af.on_failure_arn or "").split(":")[-1] or None})
     for q in queries.queues(cfg, sel.start, sel.end, a, r):
         feeders = [f for f in q.feeders if sel.keep(f, gm.get(f))]
         if sel.filtered and not feeders:
