@@ -90,8 +90,9 @@ class TargetSession:
         if service not in self._clients:
             if self._session is None:
                 self._session = self._make_session()
-            c = self._session.client(service, region_name=self.region, endpoint_url=self.target.endpoint_url,
-                                     config=self.config)
+            # the service name is data here (boto3's stubs type client() per literal service name)
+            make: Any = self._session.client
+            c = make(service, region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
             c.meta.events.register("before-call", self.counter)
             self._clients[service] = c
         return self._clients[service]

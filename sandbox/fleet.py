@@ -709,7 +709,7 @@ def _create_resources(sb: Sandbox, truth: FleetTruth, rng: random.Random) -> Non
         if f.reserved:
             fn.reserved_concurrency = f.reserved
         for alias, pc in f.provisioned.items():
-            backend.create_alias(alias, f.name, str(f.versions), "live traffic", None)
+            backend.create_alias(alias, f.name, str(f.versions), "live traffic", None)  # type: ignore[arg-type]  # no routing config
             sb.put_provisioned_concurrency(account, region, f.name, alias, pc)
     _claim_code_sizes(sb, truth, rng)
 
@@ -723,8 +723,8 @@ def _claim_code_sizes(sb: Sandbox, truth: FleetTruth, rng: random.Random) -> Non
         for f in fns:
             size = base.get(f.runtime, 4e6) * rng.uniform(0.4, 2.5)
             sizes.append((f, None, size))
-            for v in range(1, f.versions + 1):
-                sizes.append((f, str(v), size * (0.7 + 0.3 * v / f.versions)))
+            for n in range(1, f.versions + 1):
+                sizes.append((f, str(n), size * (0.7 + 0.3 * n / f.versions)))
         if cell == (PROD, "us-east-1"):
             target = 0.80 * 80_530_636_800
             scale = target / sum(s for _, _, s in sizes)
@@ -789,7 +789,7 @@ def _send(sqs: Any, queue: str, n: int, t: int, fn_name: str) -> None:
         body = f'{{"source":"{fn_name}","attempt":3,"seq":"{t}-{j}"}}'
         msg = Message(str(mock_random.uuid4()), body)
         msg.mark_sent()
-        msg.sent_timestamp = t * 1000  # back-dated so the oldest message has a real age
+        setattr(msg, "sent_timestamp", t * 1000)  # back-dated so the oldest message has a real age
         q.add_message(msg)
 
 

@@ -179,9 +179,10 @@ class Series:
                 c = sum(counts[i:j])
                 v = math.fsum(sums[i:j]) / c if c else 0.0
             else:
-                v = self._percentile(i, j, pct)
-                if v is None:
+                pv = self._percentile(i, j, pct)
+                if pv is None:
                     continue
+                v = pv
             out_t.append(b)
             out_v.append(v)
         return out_t, out_v

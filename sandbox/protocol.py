@@ -175,7 +175,7 @@ def identify(environ: dict[str, Any], account_of_key: Any) -> RequestInfo:
         operation = path.rsplit("/", 1)[-1]
     elif "x-www-form-urlencoded" in headers.get("content-type", "") and body:
         form = parse_qs(body.decode("utf-8", "replace"))
-        operation = (form.get("Action") or [None])[0]
+        operation = next(iter(form.get("Action") or []), None)
     elif service in REST_JSON:
         found = _rest_router(service).match(environ.get("REQUEST_METHOD", "GET"), path, query)
         if found:
@@ -208,7 +208,7 @@ class _RestRouter:
             m = pattern.match(path)
             if not m:
                 continue
-            if any((query.get(k) or [None])[0] != v for k, v in required.items()):
+            if any(next(iter(query.get(k) or []), None) != v for k, v in required.items()):
                 continue
             return name, {k: unquote(v) for k, v in m.groupdict().items()}
         return None
@@ -219,4 +219,4 @@ def _rest_router(service: str) -> _RestRouter:
     import botocore.session
 
     model = botocore.session.get_session().get_service_model(service)
-    return _RestRouter(model._service_description)
+    return _RestRouter(model._service_description)  # type: ignore[attr-defined]  # the raw model lives only there
