@@ -4,13 +4,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sqlite3
 import sys
 import time
 from typing import Any
 
-from . import config, iam, review
+from . import alerts, config, iam, review
 from . import cost as costs
 from .pipeline import CycleReport, run_cycle
 from .store import Store, StoreError
@@ -21,10 +20,10 @@ EXIT_ERROR = 3
 
 def parse_window(text: str) -> int:
     """'90m', '24h', '7d', '2w' -> seconds."""
-    m = re.fullmatch(r"\s*(\d+)\s*([mhdw])\s*", text)
-    if not m or int(m.group(1)) == 0:
+    seconds = config.parse_duration(text)
+    if seconds is None:
         raise argparse.ArgumentTypeError(f"window {text!r}: use a number and a unit, e.g. 90m, 24h, 7d, 2w")
-    return int(m.group(1)) * {"m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
+    return seconds
 
 
 def _fmt(v: Any, unit: str = "") -> str:
@@ -85,11 +84,41 @@ def cost_lines(bill: costs.Cost, strategy: str) -> list[str]:
     return out
 
 
+def after_cycle(settings: config.Settings, store: Store, report: CycleReport, exporter: Any = None) -> bool:
+    """Alerts out and the /metrics snapshot after a cycle; True when every alert was delivered.
+    A failure here is reported and tried again next cycle, never the end of the collector."""
+    delivered = True
+    try:
+        if exporter is not None:
+            exporter.cycle_done(report.results, report.started_at, report.finished_at)
+            exporter.update(store)
+        if settings.alerts:
+            sent = alerts.run(settings, store)
+            for line in sent.lines():
+                print(line, flush=True)
+            delivered = not sent.failed
+    except (StoreError, sqlite3.Error) as e:
+        print(f"ERROR alerts and metrics could not read the store this cycle: {e}", file=sys.stderr, flush=True)
+        return False
+    return delivered
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     store = Store(settings.store_path)
     interval = args.every
     pairs = sum(len(t.regions) for t in settings.targets)
+    exporter = None
+    if args.metrics_port is not None:
+        from . import exporter as exp   # prometheus_client only when asked for
+        exporter = exp.Exporter(settings)
+        address = settings.prometheus.address
+        try:
+            exp.serve(exporter, args.metrics_port, address)
+        except OSError as e:
+            print(f"error: cannot serve /metrics on {address}:{args.metrics_port}: {e.strerror or e}", file=sys.stderr)
+            return EXIT_ERROR
+        print(f"serving Prometheus metrics on http://{address}:{args.metrics_port}/metrics", flush=True)
     while True:
         t0 = time.time()
         print(f"collecting {pairs} target region(s) from {args.config} into {settings.store_path} ...", flush=True)
@@ -105,8 +134,9 @@ def cmd_collect(args: argparse.Namespace) -> int:
             bill = costs.cost(store, time.time(), settings.collection)
             for line in _summary(report, bill, settings.collection.metrics_strategy):
                 print(line, flush=True)
+            delivered = after_cycle(settings, store, report, exporter)
             if not interval:
-                code = EXIT_ERROR if report.errors else 0
+                code = EXIT_ERROR if report.errors or not delivered else 0
                 if report.abandoned:
                     # a hung call's thread would keep the process alive until it gives up: its target is
                     # recorded as timed out and everything else is stored, so leave now
@@ -130,6 +160,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(rv.to_json() if args.format == "json" else render_table(rv, settings.collection.metrics_strategy))
     return exit_code(rv)
 
+
+
+def cmd_alert_test(args: argparse.Namespace) -> int:
+    settings = config.load(args.config)
+    if not settings.alerts:
+        print(f"error: {args.config} has no [[alerts]] destination (see fleet.example.toml)", file=sys.stderr)
+        return EXIT_ERROR
+    failed = 0
+    for label, why in alerts.test_all(settings):
+        print(f"ok      {label}" if why is None else f"FAILED  {label}: {why}", flush=True)
+        failed += why is not None
+    print(f"{len(settings.alerts) - failed} of {len(settings.alerts)} destination(s) reached")
+    return EXIT_ERROR if failed else 0
 
 
 def exit_code(rv: review.Review) -> int:
@@ -188,12 +231,16 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("collect", help="run one collection cycle (or loop with --every)")
     c.add_argument("--config", required=True, help="fleet.toml")
     c.add_argument("--every", type=int, metavar="SECONDS", help="repeat every SECONDS (>= 60) until interrupted")
+    c.add_argument("--metrics-port", type=int, metavar="PORT",
+                   help="with --every: serve Prometheus metrics on PORT ([prometheus] address, default 127.0.0.1)")
     k = sub.add_parser("check", help="print the limit review; exit 0 ok, 1 warn, 2 critical, 3 error")
     k.add_argument("--config", required=True, help="fleet.toml")
     k.add_argument("--window", type=parse_window, default=parse_window("24h"), help="e.g. 1h, 24h, 7d (default 24h)")
     k.add_argument("--format", choices=("table", "json"), default="table")
     k.add_argument("--group-by", default="prefix", help="prefix or tag:KEY (default prefix)")
     sub.add_parser("iam-policy", help="print the read-only IAM policy the collector needs")
+    a = sub.add_parser("alert-test", help="send a test message to every [[alerts]] destination; exit 3 if any failed")
+    a.add_argument("--config", required=True, help="fleet.toml")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
@@ -203,7 +250,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "collect":
             if args.every is not None and args.every < 60:
                 p.error("--every must be at least 60 seconds (CloudWatch's Lambda metrics are per minute)")
+            if args.metrics_port is not None and (args.every is None or not 0 < args.metrics_port < 65536):
+                p.error("--metrics-port needs --every (a one-shot collect serves nothing) and a port from 1 to 65535")
             return cmd_collect(args)
+        if args.command == "alert-test":
+            return cmd_alert_test(args)
         return cmd_check(args)
     except (config.ConfigError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)

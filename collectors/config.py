@@ -148,6 +148,42 @@ class Retention:
     hourly_days: float = _key(455.0, 0.05, 36500)
 
 
+SEVERITIES = ("warn", "critical")   # an alert destination's min_severity; unknown is delivered as critical
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One notification destination ([[alerts]]): an Apprise URL and which findings it wants."""
+    url: str                                # secret: print it only through alerts.mask()
+    min_severity: str = "critical"          # warn | critical (unknown counts as critical)
+    groups: tuple[str, ...] = ()            # only findings about these groups (any grouping kind)
+    targets: tuple[str, ...] = ()           # only these [[targets]] names
+
+
+@dataclass(frozen=True)
+class Alerting:
+    """[alerting]: how findings become messages (every [[alerts]] destination)."""
+    window_seconds: int = 3600              # findings over the last hour: a throttle alert resolves an hour after it stops
+    repeat_hours: float = _key(4.0, 0, 720, "0: no reminders")
+    max_per_cycle: int = _key(20, 1, 1000)  # per destination and cycle; beyond, one digest
+    dashboard_url: str | None = None        # links in messages, e.g. "https://headroom.example.com"
+
+
+@dataclass(frozen=True)
+class Prometheus:
+    """[prometheus]: what `collect --metrics-port` serves."""
+    window_seconds: int = 86400             # the review window of the headroom_* gauges (as `check --window`)
+    address: str = "127.0.0.1"              # where /metrics listens; "0.0.0.0" for a Prometheus on another host
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """[dashboard]: who may see the shared dashboard."""
+    allowed_emails: tuple[str, ...] = ()    # with sign-in: only these users (case-insensitive)
+    allowed_domains: tuple[str, ...] = ()   # with sign-in: users whose email is in these domains
+    allow_anonymous: bool = False           # serve beyond loopback without sign-in (behind an authenticating proxy)
+
+
 @dataclass(frozen=True)
 class Settings:
     path: Path | None
@@ -157,6 +193,10 @@ class Settings:
     thresholds: dict[str, Threshold] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     collection: Collection = Collection()
     retention: Retention = Retention()
+    alerts: tuple[Alert, ...] = ()
+    alerting: Alerting = Alerting()
+    prometheus: Prometheus = Prometheus()
+    dashboard: Dashboard = Dashboard()
 
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -164,6 +204,25 @@ _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 _SHOW = reprlib.Repr()
 _SHOW.maxstring = _SHOW.maxother = 60
 _SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict = 2, 4, 4
+
+
+DURATION_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> int | None:
+    """'90m', '24h', '7d', '2w' -> seconds; None when it is not such a duration (or is zero)."""
+    m = re.fullmatch(r"\s*(\d{1,6})\s*([mhdw])\s*", text)
+    if not m or int(m.group(1)) == 0:
+        return None
+    return int(m.group(1)) * DURATION_UNITS[m.group(2)]
+
+
+def format_duration(seconds: int) -> str:
+    """The inverse of parse_duration, in the largest whole unit: 3600 -> '1h'."""
+    for unit, size in sorted(DURATION_UNITS.items(), key=lambda u: -u[1]):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds // 60}m"
 
 
 def _num(v: float) -> str:
@@ -330,6 +389,8 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
     top = _Reader(file, raw, "", {
         "store": "a table", "grouping": "a table", "thresholds": "a table",
         "collection": "a table", "retention": "a table", "targets": "an array of tables [[targets]]",
+        "alerts": "an array of tables [[alerts]] with url, min_severity, groups, targets",
+        "alerting": "a table", "prometheus": "a table", "dashboard": "a table",
     })
     store = _Reader(file, top.get("store", dict, {}), "store", {"path": "a file path string"})
     path_text = store.get("path", str, "headroom.db")
@@ -430,8 +491,90 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
             tr.fail("endpoint_url", f"must be an http(s) URL, got {url!r}")
         targets.append(Target(name, tuple(dict.fromkeys(regions)), tr.get("profile", str), role, ext, url))
 
+    alerts, alerting = _alerts(file, top, names)
     return Settings(Path(file) if file != "<config>" else None, store_path, tuple(targets), grouping,
-                    thresholds, collection, retention)
+                    thresholds, collection, retention, alerts=alerts, alerting=alerting,
+                    prometheus=_prometheus(file, top), dashboard=_dashboard(file, top))
+
+
+def _window(r: _Reader, k: str, default: int) -> int:
+    text = r.get(k, str, None)
+    if text is None:
+        return default
+    seconds = parse_duration(text)
+    if seconds is None:
+        r.fail(k, f"must be {r.allowed[k]}, got {text!r}")
+    return seconds
+
+
+_URL_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://\S+$", re.I)
+
+
+def _alerts(file: str, top: _Reader, target_names: set[str]) -> tuple[tuple[Alert, ...], Alerting]:
+    """[[alerts]] destinations and the [alerting] table; a URL is never repeated in a message (secret)."""
+    rules = _rules(Alerting)
+    a_raw = dict(top.get("alerting", dict, {}))
+    a = _Reader(file, a_raw, "alerting", {
+        **{k: rule.describe(integer) for k, (rule, integer) in rules.items()},
+        "window": "a duration like \"1h\", \"30m\" or \"1d\" (findings over the last window)",
+        "dashboard_url": "the dashboard's http(s) URL, e.g. \"https://headroom.example.com\"",
+    })
+    url = a.get("dashboard_url", str)
+    if url is not None and not re.match(r"^https?://[^\s/]+\S*$", url):
+        a.fail("dashboard_url", f"must be {a.allowed['dashboard_url']}, got {url!r}")
+    values = {k: a.number(k, *rules[k]) for k in a_raw if k in rules}
+    alerting = Alerting(window_seconds=_window(a, "window", Alerting.window_seconds),
+                        dashboard_url=url.rstrip("/") if url else None, **values)  # type: ignore[arg-type]
+    out = []
+    for i, t in enumerate(top.get("alerts", list, [])):
+        if not isinstance(t, dict):
+            top.fail(f"alerts[{i}]", "must be a table with url and optional min_severity, groups, targets")
+        r = _Reader(file, t, f"alerts[{i}]", {
+            "url": "an Apprise URL such as \"slack://T000/B000/XXXX\" or \"json://host:port/path\"",
+            "min_severity": "\"warn\" or \"critical\"", "groups": "a list of group names",
+            "targets": "a list of [[targets]] names",
+        })
+        dest = r.get("url", str, required=True)
+        if not _URL_SCHEME.match(dest):
+            # the value is a secret: say what is wrong without repeating it
+            r.fail("url", f"must be {r.allowed['url']} (scheme://...), got a string of {len(dest)} characters")
+        sev = r.get("min_severity", str, "critical")
+        if sev not in SEVERITIES:
+            r.fail("min_severity", f"must be \"warn\" or \"critical\", got {sev!r}")
+        targets = r.strings("targets")
+        for name in targets:
+            if name not in target_names:
+                r.fail("targets", f"{name!r} is not the name of a [[targets]] table ({', '.join(sorted(target_names))})")
+        out.append(Alert(dest, sev, r.strings("groups"), targets))
+    return tuple(out), alerting
+
+
+def _prometheus(file: str, top: _Reader) -> Prometheus:
+    r = _Reader(file, top.get("prometheus", dict, {}), "prometheus", {
+        "window": "a duration like \"24h\" or \"7d\" (the review window of the gauges)",
+        "address": "an address to listen on, e.g. \"127.0.0.1\" or \"0.0.0.0\"",
+    })
+    address = r.get("address", str, Prometheus.address)
+    if not address or any(ch.isspace() for ch in address):
+        r.fail("address", f"must be {r.allowed['address']}, got {address!r}")
+    return Prometheus(window_seconds=_window(r, "window", Prometheus.window_seconds), address=address)
+
+
+def _dashboard(file: str, top: _Reader) -> Dashboard:
+    r = _Reader(file, top.get("dashboard", dict, {}), "dashboard", {
+        "allowed_emails": "a list of email addresses", "allowed_domains": "a list of email domains like \"example.com\"",
+        "allow_anonymous": "true or false (true: serve beyond loopback without sign-in, e.g. behind an "
+                           "authenticating proxy)",
+    })
+    emails = r.strings("allowed_emails")
+    for e in emails:
+        if "@" not in e.strip("@"):
+            r.fail("allowed_emails", f"{e!r} is not an email address")
+    domains = tuple(d.lower().lstrip("@") for d in r.strings("allowed_domains"))
+    for d in domains:
+        if "@" in d or "." not in d:
+            r.fail("allowed_domains", f"{d!r} is not a domain like \"example.com\"")
+    return Dashboard(tuple(e.lower() for e in emails), domains, r.get("allow_anonymous", bool, False))
 
 
 def _check_store_path(r: _Reader, path: Path) -> None:
@@ -486,4 +629,17 @@ def dump(s: Settings) -> str:
     for t in s.targets:
         out += ["", "[[targets]]"] + [f"{f.name} = {_toml_value(getattr(t, f.name))}" for f in fields(t)
                                       if getattr(t, f.name) is not None]
+    al = s.alerting
+    out += ["", "[alerting]", f"window = {_toml_str(format_duration(al.window_seconds))}",
+            f"repeat_hours = {al.repeat_hours!r}", f"max_per_cycle = {al.max_per_cycle}"]
+    if al.dashboard_url:
+        out.append(f"dashboard_url = {_toml_str(al.dashboard_url)}")
+    for a in s.alerts:
+        out += ["", "[[alerts]]"] + [f"{f.name} = {_toml_value(getattr(a, f.name))}" for f in fields(a)]
+    p, d = s.prometheus, s.dashboard
+    out += ["", "[prometheus]", f"window = {_toml_str(format_duration(p.window_seconds))}",
+            f"address = {_toml_str(p.address)}"]
+    out += ["", "[dashboard]", f"allowed_emails = {_toml_value(d.allowed_emails)}",
+            f"allowed_domains = {_toml_value(d.allowed_domains)}",
+            f"allow_anonymous = {'true' if d.allow_anonymous else 'false'}"]
     return "\n".join(out) + "\n"
