@@ -358,15 +358,27 @@ class Store:
                        sum(f.reserved_concurrency or 0 for f in r.functions),
                        sum(p.allocated or p.requested for p in r.provisioned or [])))
         if r.functions is not None:  # a complete listing replaces the set: deleted functions go
-            c.execute("DELETE FROM functions WHERE account = ? AND region = ?", key)
-            c.execute("DELETE FROM function_groups WHERE account = ? AND region = ?", key)
-            c.executemany("INSERT INTO functions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", [
-                (*key, f.name, f.arn, f.runtime, f.memory_mb, f.timeout_s, f.architecture, f.package_type,
-                 f.code_size, f.code_size_all_versions, f.version_count, f.last_modified, f.revision, int(f.vpc),
-                 f.dlq_arn, f.on_failure_arn, f.reserved_concurrency, json.dumps(f.tags, sort_keys=True),
-                 json.dumps(f.groups, sort_keys=True), f.detail_at, now) for f in r.functions])
+            # Only what changed is written (a steady cycle over 10,000 functions writes a handful of
+            # rows); updated_at is when the row last changed.
+            stored = {row[0]: tuple(row[1:]) for row in c.execute(
+                "SELECT name, arn, runtime, memory_mb, timeout_s, architecture, package_type, code_size, "
+                "code_size_all_versions, version_count, last_modified, revision, vpc, dlq_arn, on_failure_arn, "
+                "reserved_concurrency, tags, groups, detail_at FROM functions WHERE account = ? AND region = ?", key)}
+            rows = {f.name: (f.arn, f.runtime, f.memory_mb, f.timeout_s, f.architecture, f.package_type,
+                             f.code_size, f.code_size_all_versions, f.version_count, f.last_modified, f.revision,
+                             int(f.vpc), f.dlq_arn, f.on_failure_arn, f.reserved_concurrency,
+                             json.dumps(f.tags, sort_keys=True), json.dumps(f.groups, sort_keys=True), f.detail_at)
+                    for f in r.functions}
+            gone = [(*key, name) for name in stored.keys() - rows.keys()]
+            changed = {name: row for name, row in rows.items() if stored.get(name) != row}
+            c.executemany("DELETE FROM functions WHERE account = ? AND region = ? AND name = ?", gone)
+            c.executemany("DELETE FROM function_groups WHERE account = ? AND region = ? AND function = ?",
+                          gone + [(*key, name) for name in changed])
+            c.executemany("INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                          [(*key, name, *row, now) for name, row in changed.items()])
             c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
-                          [(*key, f.name, kind, name) for f in r.functions for kind, name in f.groups.items()])
+                          [(*key, f.name, kind, name) for f in r.functions if f.name in changed
+                           for kind, name in f.groups.items()])
         if r.provisioned is not None:
             c.execute("DELETE FROM provisioned WHERE account = ? AND region = ?", key)
             c.executemany("INSERT INTO provisioned VALUES (?,?,?,?,?,?,?,?)",

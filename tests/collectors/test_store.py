@@ -230,3 +230,18 @@ def test_summaries_give_what_the_points_give_for_any_window(tmp_path_factory, wr
                 want[(m, "a", "")] = (total + v, max(peak, v))
         assert s.aggregates(ACCOUNT, REGION, start, end) == want   # whole numbers: exact sums
     s.close()
+
+
+def test_only_changed_function_rows_are_written(store):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a"), fn("b"), fn("c", groups={"prefix": "c"})], now=T0))
+    # the same listing a cycle later: nothing to write for the functions
+    store.write_target(cid, result([fn("a"), fn("b"), fn("c", groups={"prefix": "c"})], now=T0 + 60))
+    rows = {r["name"]: r for r in store.query("SELECT name, updated_at, revision FROM functions")}
+    assert {n: r["updated_at"] for n, r in rows.items()} == {"a": T0 + 1, "b": T0 + 1, "c": T0 + 1}
+    # b changed, c regrouped, a deleted: those rows only
+    store.write_target(cid, result([fn("b", revision="r2"), fn("c", groups={"prefix": "other"})], now=T0 + 120))
+    rows = {r["name"]: r for r in store.query("SELECT name, updated_at, revision FROM functions")}
+    assert {n: (r["updated_at"], r["revision"]) for n, r in rows.items()} == {"b": (T0 + 121, "r2"), "c": (T0 + 121, "r1")}
+    assert [tuple(r) for r in store.query("SELECT function, kind, name FROM function_groups ORDER BY function")] == [
+        ("b", "prefix", "b"), ("c", "prefix", "other")]
