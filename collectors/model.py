@@ -121,6 +121,7 @@ class TargetResult:
     errors: list[CollectError] = field(default_factory=list)
     api_calls: int = 0
     metric_queries: int = 0   # metrics requested from GetMetricData (what CloudWatch bills)
+    points_written: int = 0   # points already streamed to the store during the cycle (not in `points`)
     metrics_by_tier: dict[str, int] = field(default_factory=dict)   # account | function | queue -> metrics
     discovery_calls: int = 0  # ListMetrics requests (billed per request)
     function_read_at: float | None = None   # when the per-function series were last read (activity strategy)

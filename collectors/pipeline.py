@@ -221,9 +221,22 @@ class Reader:
     """Reads subjects' missing windows for one target and records what CloudWatch answered in full."""
 
     def __init__(self, r: TargetResult, cw: Any, covered: dict[Subject, list[tuple[int, int]]], now: float,
-                 c: Collection, defer_history: bool, check_deadline: Callable[[str], None]):
+                 c: Collection, defer_history: bool, check_deadline: Callable[[str], None],
+                 sink: Callable[[list[Point]], None] | None = None):
         self.r, self.cw, self.covered, self.now, self.c = r, cw, covered, now, c
-        self.defer_history, self.check_deadline = defer_history, check_deadline
+        self.defer_history, self.check_deadline, self.sink = defer_history, check_deadline, sink
+        self.asked: set[tuple[str, str]] = set()   # (metric, dim) asked at 1 minute this cycle
+
+    def keep(self, pts: list[Point]) -> None:
+        """Points answered in full: to the store at once when streaming (memory stays flat through a
+        backfill), the account's own (a few) also kept for this cycle's decisions."""
+        if self.sink is None:
+            self.r.points.extend(pts)
+            return
+        if pts:
+            self.sink(pts)
+            self.r.points_written += len(pts)
+        self.r.points.extend(p for p in pts if BY_KEY[p.metric].scope == "account")
 
     def read(self, subjects: dict[Subject, list[metrics.Query]],
              choose: Callable[[Subject, Window, list[metrics.Query]], list[metrics.Query] | None] | None = None,
@@ -248,11 +261,16 @@ class Reader:
                 if qs is not None:
                     asked[subj] = qs
             qs = [q for subj_qs in asked.values() for q in subj_qs]
-            pts, errs, incomplete = metrics.fetch(self.cw, metrics.pack(qs), start, end, period)
-            self.r.errors.extend(errs)
-            self.count(qs)
-            bad = {metrics.subject(q) for q in incomplete}
-            self.r.points.extend(p for p in pts if _point_subject(p) not in bad)
+            bad: set[Subject] = set()
+            for batch in metrics.pack(qs):   # one call's answer at a time: memory bounded by a call
+                pts, errs, incomplete = metrics.fetch(self.cw, [batch], start, end, period)
+                self.r.errors.extend(errs)
+                self.count(batch)
+                failed = {metrics.subject(q) for q in incomplete}
+                bad |= failed
+                self.keep([p for p in pts if _point_subject(p) not in failed])
+            if period == 60:
+                self.asked.update((q.metric.key, q.dim) for q in qs)
             s, e = metrics.align(start, period), metrics.align(end, period)
             for subj in asked:
                 if subj not in bad:
@@ -289,7 +307,11 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
     by_subject: dict[Subject, list[metrics.Query]] = {}
     for q in queries:
         by_subject.setdefault(metrics.subject(q), []).append(q)
-    reader = Reader(r, cw, covered, now, c, defer_history, check_deadline)
+    acct = r.account
+
+    def sink(pts: list[Point]) -> None:
+        store.write_points(acct, r.region, pts)
+    reader = Reader(r, cw, covered, now, c, defer_history, check_deadline, sink)
     if c.metrics_strategy == "all":
         reader.read(by_subject)
         return
@@ -382,7 +404,7 @@ def reconcile(r: TargetResult, reader: Reader, store: Store, by_subject: dict[Su
 
     functions = [dim for scope, dim in by_subject if scope == "function"]
     fn_queries = {(q.metric.key, q.dim): q for subj, qs in by_subject.items() if subj[0] == "function" for q in qs}
-    asked = {(p.metric, p.dim) for p in r.points}
+    asked = reader.asked
     relisted: discovery.Listing | None = None
     for acc_key, fn_key in pairs.items():
         missing = gaps_of(acc_key, fn_key)
@@ -401,6 +423,7 @@ def reconcile(r: TargetResult, reader: Reader, store: Store, by_subject: dict[Su
         for p in reader.fetch(new, m0, end):
             r.points.append(p)
             values[(p.metric, p.dim, p.resource, p.ts)] = p.value
+        asked.update((q.metric.key, q.dim) for q in new)
         missing = gaps_of(acc_key, fn_key)
         if missing:   # not listed yet: ask this metric of every function over the gap
             m0 = missing[0]

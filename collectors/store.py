@@ -19,7 +19,7 @@ from typing import Any
 
 from .catalogue import BY_KEY
 from .config import Retention
-from .model import Covered, TargetResult
+from .model import Covered, Point, TargetResult
 
 RESOLUTIONS = (60, 300, 3600)
 
@@ -392,25 +392,40 @@ class Store:
 
     def _series_ids(self, c: sqlite3.Connection, account: str, region: str,
                     keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-        keys = set(keys)
-        ids = {(row[0], row[1], row[2]): row[3] for row in c.execute(
-            "SELECT metric, dim, resource, id FROM series WHERE account = ? AND region = ?", (account, region))}
-        for k in keys - ids.keys():
-            ids[k] = c.execute("INSERT INTO series(account, region, metric, dim, resource, rollup) "
-                               "VALUES (?,?,?,?,?,?)", (account, region, *k, BY_KEY[k[0]].rollup)).lastrowid
+        """The ids of these series, created where new: one lookup per series written (by the unique
+        key), not a read of every series of the account each time."""
+        ids: dict[tuple[str, str, str], int] = {}
+        for k in set(keys):
+            row = c.execute("SELECT id FROM series WHERE account = ? AND region = ? AND metric = ? AND dim = ? "
+                            "AND resource = ?", (account, region, *k)).fetchone()
+            ids[k] = row[0] if row else int(c.execute(
+                "INSERT INTO series(account, region, metric, dim, resource, rollup) VALUES (?,?,?,?,?,?)",
+                (account, region, *k, BY_KEY[k[0]].rollup)).lastrowid or 0)
         return ids
 
+    def write_points(self, account: str, region: str, points: list[Point]) -> None:
+        """Points streamed during a cycle, in their own transaction. Without their coverage (written
+        with the target at the cycle's end) they change no figure from unknown to known: a cycle killed
+        after this leaves its windows to be read again."""
+        with self.transaction() as c:
+            self._upsert_points(c, account, region, points)
+
     def _write_points(self, c: sqlite3.Connection, r: TargetResult) -> int:
-        if not r.points or r.account is None:
+        if r.account is None:
             return 0
-        ids = self._series_ids(c, r.account, r.region, ((p.metric, p.dim, p.resource) for p in r.points))
+        self._upsert_points(c, r.account, r.region, r.points)
+        return len(r.points) + r.points_written
+
+    def _upsert_points(self, c: sqlite3.Connection, account: str, region: str, points: list[Point]) -> None:
+        if not points:
+            return
+        ids = self._series_ids(c, account, region, ((p.metric, p.dim, p.resource) for p in points))
         by_res: dict[int, list[tuple[int, int, float]]] = {}
-        for p in r.points:
+        for p in points:
             by_res.setdefault(p.period, []).append((ids[(p.metric, p.dim, p.resource)], p.ts, p.value))
         for res, rows in by_res.items():
             c.executemany(_UPSERT_REPLACE.format(r=res), rows)
         self._summarise(c, {(sid, ts // 3600 * 3600) for rows in by_res.values() for sid, ts, _ in rows})
-        return len(r.points)
 
     @staticmethod
     def _summarise(c: sqlite3.Connection, hours: set[tuple[int, int]]) -> None:
