@@ -2,8 +2,10 @@
 from the repository root, or `python -m dashboard [-- --config fleet.toml]` (dashboard/__main__.py: binds
 127.0.0.1 wherever it is started).
 
-Without a config (argument or HEADROOM_CONFIG) it opens on the embedded simulated fleet. It shows
-nothing when the server listens beyond loopback, unless HEADROOM_ALLOW_REMOTE=1.
+Without a config (argument or HEADROOM_CONFIG) it opens on the embedded simulated fleet. With sign-in
+configured ([auth] in .streamlit/secrets.toml) every visitor signs in first and only the users the
+config's [dashboard] allows see anything; without it, it shows nothing when the server listens beyond
+loopback, unless `[dashboard] allow_anonymous = true` (or HEADROOM_ALLOW_REMOTE=1).
 """
 import sys
 from pathlib import Path
@@ -23,10 +25,39 @@ st.set_page_config(page_title="headroom", page_icon="📈", layout="wide")
 # Before anything starts (the simulated fleet) or reads the store. Streamlit reads the repository's
 # .streamlit/config.toml only when started in the root; elsewhere it listens on every interface.
 # This gates the script only: Streamlit's own static files stay served on the port, no fleet data.
-refusal = context.binding_refusal(st.get_option("server.address"))
+try:
+    access = context.dashboard_access()
+except ConfigError as e:
+    st.error(f"The config cannot be used: {fmt.md(e)}")
+    st.stop()
+try:
+    auth = st.secrets.get("auth")
+except Exception:  # noqa: BLE001 - no secrets.toml at all (StreamlitSecretNotFoundError): no sign-in
+    auth = None
+signin = context.signin(auth)
+if signin.problem:
+    st.error(signin.problem, icon=":material/lock:")
+    st.stop()
+refusal = context.binding_refusal(st.get_option("server.address"), signin=signin.provider is not None,
+                                  allow_anonymous=access.allow_anonymous)
 if refusal:
     st.error(refusal, icon=":material/lock:")
     st.stop()
+if signin.provider is not None:
+    if not st.user.get("is_logged_in"):
+        st.title("headroom")
+        st.markdown("Sign in to see the Lambda fleet.")
+        if st.button("Sign in", type="primary", icon=":material/login:"):
+            st.login(signin.provider)
+        st.stop()
+    if not context.user_allowed(st.user.to_dict(), access):
+        st.error(f"Signed in as **{fmt.md(st.user.get('email') or 'a user without an email')}**, who is not "
+                 "allowed to see this dashboard. Ask its operators to add you to `allowed_emails` or "
+                 "`allowed_domains` under `[dashboard]` in fleet.toml, or sign in as someone else.",
+                 icon=":material/block:")
+        if st.button("Sign out", icon=":material/logout:"):
+            st.logout()
+        st.stop()
 
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),

@@ -197,6 +197,7 @@ def sidebar(ctx: Context) -> Selection:
     ss["_ver_rendered"] = queries.version(cfg) if cfg else None
     with st.sidebar:
         st.markdown("## headroom")
+        signed_in()
         if ss["account"] not in [ALL, *accounts]:
             ss["account"] = ALL
         st.selectbox("Account", [ALL, *accounts], **_bind("account"),
@@ -231,6 +232,39 @@ def sidebar(ctx: Context) -> Selection:
     write_query_params()
     return Selection(ctx, cfg, ss["account"], ss["region"], ss["window"], start, end, ss["group_by"],
                      list(ss["groups"]), ss["q"], sel_targets)
+
+
+def signed_in() -> None:
+    """Who is signed in, and a way out (only with sign-in configured)."""
+    if not st.user.get("is_logged_in"):
+        return
+    who = st.user.get("email") or st.user.get("name") or "unknown user"
+    st.caption(f"Signed in as **{fmt.md(who)}**")
+    if st.button("Sign out", key="_sign_out", icon=":material/logout:"):
+        st.logout()
+        st.stop()   # st.logout does not stop the script
+
+
+@st.cache_data(ttl=REFRESH_S, show_spinner=False)
+def alert_failures(cfg: str, ver: tuple[Any, ...] | None) -> list[dict[str, Any]]:
+    """Alert destinations (masked) with undelivered messages; [] when there are none (or no alert state yet)."""
+    from collectors.store import Store, StoreError
+    store = Store(queries.settings(cfg).store_path, readonly=True)
+    try:
+        return store.alert_failures()
+    except StoreError:
+        return []
+    finally:
+        store.close()
+
+
+def render_alert_failures(cfg: str) -> None:
+    """Alerts the collector could not deliver (it tries again every cycle): never dropped silently."""
+    now = queries.now()
+    for f in alert_failures(cfg, queries.version(cfg)):
+        st.error(f"{f['pending']} alert(s) not delivered to `{f['label']}` (first failure {fmt.age(f['since'], now)}, "
+                 f"{f['attempts']} attempt(s); the collector tries again every cycle): {fmt.md(f['failure'])}",
+                 icon=":material/notifications_off:")
 
 
 def freshness(cfg: str) -> None:
@@ -289,6 +323,7 @@ def render_freshness(cfg: str) -> None:
             st.caption(f"… and {len(s.errors) - 8} more (Overview lists them all).")
     else:
         st.caption("No collection errors in the latest cycle.")
+    render_alert_failures(cfg)
     render_cost(cfg)
 
 
