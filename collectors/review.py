@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 from .config import Threshold
-from .store import Store, union_points
+from .store import Store
 
 UNRESERVED_FLOOR = 100  # Lambda keeps at least this much concurrency unreserved
 # unknown ranks above warn: what is not known may be critical; a known critical still comes first.
@@ -181,19 +181,6 @@ def known_sum(values: Iterable[float | None]) -> float | None:
     if len(k) == len(vals):
         return float(sum(k)) if vals else 0.0
     return float(sum(k)) if sum(k) else None
-
-
-def group_peaks(store: Store, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:
-    """Peak of the summed ConcurrentExecutions of each group's functions, minute by minute."""
-    arm = """SELECT g.name AS name, p.ts AS ts, p.value AS value
-             FROM function_groups g
-             JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function
-                           AND s.metric = 'ConcurrentExecutions'
-             JOIN {points} p ON p.series_id = s.id
-             WHERE g.account = ? AND g.region = ? AND g.kind = ? AND p.ts >= ? AND p.ts < ?"""
-    rows = store.query(f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
-                       f"GROUP BY name, ts) GROUP BY name", (account, region, kind, start, end) * 3)
-    return {r[0]: r[1] for r in rows}
 
 
 def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold], group_kind: str = "prefix",
@@ -469,7 +456,7 @@ def _groups(store: Store, account: str, region: str, kind: str, start: int, end:
     for f in fns:
         if kind in f.groups:
             members[f.groups[kind]].append(f)
-    return group_totals(kind, members, group_peaks(store, account, region, kind, start, end))
+    return group_totals(kind, members, store.group_peaks(account, region, kind, start, end))
 
 
 def group_totals(kind: str, members: dict[str, list[FunctionReview]], peaks: dict[str, float]) -> list[GroupReview]:

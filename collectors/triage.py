@@ -16,7 +16,7 @@ from . import history
 from .catalogue import metrics_for
 from .config import Grouping
 from .grouping import prefix_group
-from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_peaks, group_totals, worst
+from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_totals, worst
 from .store import Store
 
 EPISODE_GAP_S = 900   # a throttling streak ends after 15 minutes without a throttle
@@ -426,7 +426,7 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
         members.pop(NO_GROUP, None)
     sk = stored_kind(kind, grouping)
     if sk is not None:
-        peaks = group_peaks(store, _account(t), t.region, sk, start, end)
+        peaks = store.group_peaks(_account(t), t.region, sk, start, end)
         if include_ungrouped and NO_GROUP in members:
             peak = _summed_peak(store, t, [f.name for f in members[NO_GROUP]], start, end)
             if peak is not None:

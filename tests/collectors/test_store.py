@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from collectors.config import Retention
 from collectors.model import CollectError
-from collectors.store import MIGRATIONS, Store, StoreError
+from collectors.store import MIGRATIONS, Store, StoreError, union_points
 
 from .helpers import ACCOUNT, REGION, T0, Covered, Point, fn, result
 
@@ -245,3 +245,32 @@ def test_only_changed_function_rows_are_written(store):
     assert {n: (r["updated_at"], r["revision"]) for n, r in rows.items()} == {"b": (T0 + 121, "r2"), "c": (T0 + 121, "r1")}
     assert [tuple(r) for r in store.query("SELECT function, kind, name FROM function_groups ORDER BY function")] == [
         ("b", "prefix", "b"), ("c", "prefix", "other")]
+
+
+def brute_group_peaks(store, kind, start, end):
+    """The group peak as the review computed it before summaries: every bucket of the window summed."""
+    arm = """SELECT g.name AS name, p.ts AS ts, p.value AS value FROM function_groups g
+             JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function
+                           AND s.metric = 'ConcurrentExecutions'
+             JOIN {points} p ON p.series_id = s.id
+             WHERE g.account = ? AND g.region = ? AND g.kind = ? AND p.ts >= ? AND p.ts < ?"""
+    rows = store.query(f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
+                       f"GROUP BY name, ts) GROUP BY name", (ACCOUNT, REGION, kind, start, end) * 3)
+    return {r[0]: r[1] for r in rows}
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(points=st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3", "b1", "c1"]), st.integers(0, 2 * 24 * 60 - 1),
+                                 st.integers(1, 40)), min_size=1, max_size=120),
+       windows=st.lists(st.tuples(st.integers(0, 2 * 86400), st.integers(60, 2 * 86400)), min_size=1, max_size=4))
+def test_group_peaks_equal_the_peak_of_every_summed_minute(tmp_path_factory, points, windows):
+    """Group peaks read one or two hours per group (bounded by the hourly summaries), yet equal the
+    peak of the summed concurrency over every bucket of the window, for any data and window."""
+    s = Store(tmp_path_factory.mktemp("gp") / "h.db")
+    cid = s.begin_cycle(T0)
+    fns = [fn(n, groups={"prefix": n[0]}) for n in ("a1", "a2", "a3", "b1", "c1")]
+    s.write_target(cid, result(fns, [Point("ConcurrentExecutions", n, "", T0 + m * 60, float(v)) for n, m, v in points]))
+    for offset, length in windows:
+        start, end = T0 + offset, T0 + offset + length
+        assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
+    s.close()
