@@ -228,7 +228,7 @@ def render(note: Note, now: float) -> Message:
     since = f"since: {_utc(r['first_seen'])} ({_ago(now - r['first_seen'])} ago)"
     if note.kind == "resolve":
         was = r["sent_severity"] or "undelivered"
-        title = f"RESOLVED {r['target']} {r['region']}: {r['message']} (was {was})"
+        title = f"{_headline(r, 'resolved')} (was {was})"
         lines = [f"resolved: {_utc(r['resolved_at'])}, after {_ago((r['resolved_at'] or now) - r['first_seen'])}",
                  f"started: {_utc(r['first_seen'])}", *detail]
         if r["sent_severity"] is None:

@@ -207,7 +207,7 @@ def test_stale_data_and_a_target_never_collected_alert_a_critical_only_destinati
     alerts.run(s, store, now=NOW + 60)
     titles = sorted(p["title"] for p in receiver.take())
     assert titles == [
-        "RESOLVED prod us-east-1: prod us-east-1: stale: no data for 14 min (max age 3 min): AccessDenied on "
+        "RESOLVED prod us-east-1: stale: no data for 14 min (max age 3 min): AccessDenied on "
         "cloudwatch:GetMetricData: not authorized (was unknown)",
         "UNKNOWN prod us-east-1: collection failed: AccessDenied on sqs:GetQueueAttributes: no"]
 
