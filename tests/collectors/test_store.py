@@ -2,7 +2,7 @@ import sqlite3
 import threading
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from collectors.config import Retention
@@ -259,10 +259,14 @@ def brute_group_peaks(store, kind, start, end):
     return {r[0]: r[1] for r in rows}
 
 
-@settings(max_examples=30, deadline=None, derandomize=True, database=None)
-@given(points=st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3", "b1", "c1"]), st.integers(0, 2 * 24 * 60 - 1),
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(points=st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3", "b1", "c1"]),
+                                 st.one_of(st.integers(0, 2 * 24 * 60 - 1), st.sampled_from([0, 30, 60, 61, 90, 125])),
                                  st.integers(1, 40)), min_size=1, max_size=120),
        windows=st.lists(st.tuples(st.integers(0, 2 * 86400), st.integers(60, 2 * 86400)), min_size=1, max_size=4))
+# the hour with the highest bound is not the peak's: a1 and a2 peak 40 apart in the first hour (bound
+# 80, peak 40), together at 30 in the second (bound 60, peak 60)
+@example(points=[("a1", 0, 40), ("a2", 30, 40), ("a1", 61, 30), ("a2", 61, 30)], windows=[(0, 7200)])
 def test_group_peaks_equal_the_peak_of_every_summed_minute(tmp_path_factory, points, windows):
     """Group peaks read one or two hours per group (bounded by the hourly summaries), yet equal the
     peak of the summed concurrency over every bucket of the window, for any data and window."""
