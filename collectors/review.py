@@ -405,8 +405,8 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
         findings.append(Finding("unknown", kind, account, region, "account", value, None, f"{target} {region}: {text}"))
 
     if health.stale:
-        since = "never" if health.data_end is None else f"{(now - health.data_end) / 60:,.0f} min"
-        unknown("stale", f"stale: no data for {since} (max age {max_age_s / 60:,.0f} min): {_why(health.errors)}",
+        since = "no data yet" if health.data_end is None else f"no data for {age_text(now - health.data_end)}"
+        unknown("stale", f"stale: {since} (max age {age_text(max_age_s)}): {_why(health.errors)}",
                 None if health.data_end is None else now - health.data_end)
     elif ka != "complete":
         unknown("incomplete", "account concurrency not collected for the whole window")
@@ -478,6 +478,16 @@ def group_totals(kind: str, members: dict[str, list[FunctionReview]], peaks: dic
             async_events_dropped=known_sum(f.async_events_dropped for f in fs),
             dlq_messages=_int(known_sum(dlqs.values())), status=worst(*(f.status for f in fs))))
     return out
+
+
+def age_text(seconds: float) -> str:
+    """14 min, 3 h 5 min, 2 d 4 h: how long, in the units an on-call reader counts in."""
+    m = int(seconds // 60)
+    if m < 120:
+        return f"{m} min"
+    if m < 48 * 60:
+        return f"{m // 60} h {m % 60} min"
+    return f"{m // 1440} d {m % 1440 // 60} h"
 
 
 def _ratio(v: float | None, limit: float | None) -> float | None:

@@ -339,11 +339,11 @@ def render_cost(cfg: str) -> None:
         st.caption(f"Forecast at these settings{per_fn}: metrics strategy **{c.metrics_strategy}**, account "
                    f"every {fmt.duration(c.interval_seconds)}, functions every "
                    f"{fmt.duration(c.function_interval_seconds)}.")
-        rows = [{"tier": t, "latest cycle": bill.last_cycle[t], "per day": round(bill.per_day[t])}
-                for t in ("account", "function", "queue")]
-        rows.append({"tier": "ListMetrics calls", "latest cycle": bill.last_cycle["discovery"],
-                     "per day": round(bill.per_day["discovery"])})
-        st.dataframe(rows, hide_index=True, width="stretch")
+        # lines, not a table: the sidebar is too narrow for three columns
+        lines = [f"**{label}**: {bill.last_cycle[k]:,} last cycle · {bill.per_day[k]:,.0f} a day"
+                 for k, label in (("account", "account metrics"), ("function", "function metrics"),
+                                  ("queue", "DLQ metrics"), ("discovery", "ListMetrics calls"))]
+        st.caption("  \n".join(lines))
 
 
 # -- shared page helpers -----------------------------------------------------------------------

@@ -139,7 +139,9 @@ def test_data_older_than_max_age_is_stale_and_unknown(store):
     assert stale.status == "unknown" and stale.health.stale
     assert stale.invocations is None and stale.peak_concurrency is None
     msg = next(x.message for x in stale.findings if x.kind == "stale")
-    assert msg.startswith("prod us-east-1: stale: no data for 2,880 min (max age 3 min)")
+    assert msg.startswith("prod us-east-1: stale: no data for 2 d 0 h (max age 3 min)")
+    assert [review.age_text(s) for s in (59, 840, 7200, 11100, 48 * 3600 + 4 * 3600)] == [
+        "0 min", "14 min", "2 h 0 min", "3 h 5 min", "2 d 4 h"]
 
 
 def test_a_configured_target_that_never_reached_the_store_is_unknown_with_its_errors(store):
