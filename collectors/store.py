@@ -424,6 +424,11 @@ class Store:
         for p in points:
             by_res.setdefault(p.period, []).append((ids[(p.metric, p.dim, p.resource)], p.ts, p.value))
         for res, rows in by_res.items():
+            # a time range lives in one table: a coarse bucket replaces finer points it covers (a
+            # cycle killed after streaming minutes may see that range read again hourly later)
+            for finer in (r for r in RESOLUTIONS if r < res):
+                c.executemany(f"DELETE FROM points_{finer} WHERE series_id = ? AND ts >= ? AND ts < ? + {res}",
+                              [(sid, ts, ts) for sid, ts, _ in rows])
             c.executemany(_UPSERT_REPLACE.format(r=res), rows)
         self._summarise(c, {(sid, ts // 3600 * 3600) for rows in by_res.values() for sid, ts, _ in rows})
 

@@ -278,3 +278,13 @@ def test_group_peaks_equal_the_peak_of_every_summed_minute(tmp_path_factory, poi
         start, end = T0 + offset, T0 + offset + length
         assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
     s.close()
+
+
+def test_a_coarse_bucket_replaces_the_finer_points_it_covers(store):
+    """Minutes streamed by a cycle that was killed, then the same hour read hourly by a later cycle:
+    the hour counts once."""
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0 + 60 * i, 5) for i in range(3)]))
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0, 15, period=3600)]))
+    assert store.aggregates(ACCOUNT, REGION, T0, T0 + 3600) == {("Throttles", "a", ""): (15.0, 15.0)}
+    assert values(store) == []
