@@ -321,8 +321,9 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
     last = store.function_read_at(r.target, r.region)
     due = (last is None or c.function_interval_seconds <= c.interval_seconds
            or now - last >= c.function_interval_seconds - c.interval_seconds / 2 or _account_hot(r, last))
-    if not due:   # between function reads, only what was never read (a new function) is read now
-        rest = {s: qs for s, qs in rest.items() if s not in covered}
+    if not due:   # between function reads, only what has a hole is read now: a new function, a window
+        # a failed cycle missed, history the first cycle deferred (unknown now, not in 5 minutes)
+        rest = {s: qs for s, qs in rest.items() if _has_hole(covered.get(s, []), now, c)}
     if not rest:
         return
     check_deadline("listing the active series")
@@ -363,6 +364,14 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
     if due:
         r.function_read_at = now
     reconcile(r, reader, store, by_subject, recent, cw, now)
+
+
+def _has_hole(covered: list[tuple[int, int]], now: float, c: Collection) -> bool:
+    """The subject's coverage does not run unbroken from where history starts (or as far back as
+    CloudWatch keeps minutes) to its latest read."""
+    lo = max(metrics.align(now - c.backfill_days * 86400, 3600), metrics.align(now - FINE_RETENTION_S, 3600) + 3600)
+    lo = min(lo, metrics.align(now - c.backfill_hours * 3600, 3600))
+    return len(covered) != 1 or covered[0][0] > lo
 
 
 def _account_hot(r: TargetResult, since: float | None) -> bool:

@@ -154,3 +154,17 @@ def test_a_throttling_account_has_its_functions_read_every_cycle_until_calm(flee
     prod = next(r for r in hot.results if (r.target, r.region) == ("prod", "us-east-1"))
     assert prod.function_read_at == now + 120 and prod.metrics_by_tier["function"] > 0
     assert figures(s, now + 120)[(PROD, "us-east-1", "payments-api-charge")]["throttles"] == 390
+
+
+def test_a_hole_in_a_functions_coverage_is_read_at_the_next_cycle_not_the_next_function_read(fleet, sb, now):
+    """The first cycle deferred history (the dashboard's simulated fleet does): a minute later, before
+    the next function read is due, the functions' older hours are read, so the window is known."""
+    s = settings_for(fleet, backfill_hours=1)
+    store = Store(s.store_path)
+    run_cycle(s, store, clock=lambda: now, defer_history=True)
+    assert figures(s, now)[(PROD, "us-east-1", "payments-api-charge")]["metrics_known"] == "partial"
+    second = run_cycle(s, store, clock=lambda: now + 60)
+    prod = next(r for r in second.results if (r.target, r.region) == ("prod", "us-east-1"))
+    assert prod.function_read_at is None and prod.metrics_by_tier["function"] > 0   # not due, yet read
+    f = figures(s, now + 60)[(PROD, "us-east-1", "payments-api-charge")]
+    assert (f["metrics_known"], f["throttles"]) == ("complete", 350)
