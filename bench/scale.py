@@ -510,7 +510,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, help="runs per page timing, steady write and rollup (default 5; quick 1)")
     ap.add_argument("--windows", default=",".join(WINDOWS), help="page windows to time (default 24h,7d,30d)")
     ap.add_argument("--dir", help="where to put the store (default: a temporary directory, removed after)")
-    ap.add_argument("--keep", action="store_true", help="keep the store directory")
+    ap.add_argument("--keep", action="store_true", help="keep the store directory (built.db: the store as built)")
     ap.add_argument("--reuse", action="store_true", help="reuse a store already built in --dir (skips the build)")
     ap.add_argument("--_child", help=argparse.SUPPRESS)
     ap.add_argument("--_db", help=argparse.SUPPRESS)
@@ -546,10 +546,14 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
     meta = tmp / "build.json"
     fleet = Fleet(n)
     # -- 1. build ------------------------------------------------------------------------------------
-    if reuse and meta.exists() and db.exists():
+    snap = tmp / "built.db"
+    if reuse and meta.exists() and snap.exists():   # the store as built, before the steady writes and rollups
         b = json.loads(meta.read_text())
         now = b["now"]
-        log(f"[build] reusing {db} (built {b['wall_s']:.0f} s)")
+        for p in tmp.glob("scale.db*"):
+            p.unlink()
+        shutil.copy(snap, db)
+        log(f"[build] reusing {snap} (built {b['wall_s']:.0f} s)")
     else:
         for p in tmp.glob("scale.db*"):
             p.unlink()
@@ -558,10 +562,9 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
         b = child("build", db, n, days, now)
         b["now"] = now
         meta.write_text(json.dumps(b))
+        shutil.copy(db, snap)
     log(f"[build] {b['points']:,} points in {b['wall_s']:.0f} s wall: write_target {b['write_s']:.0f} s "
         f"({b['points_per_s']:,.0f} points/s), generating {b['generate_s']:.0f} s; peak RSS {b['rss_mb']:.0f} MB")
-    snap = tmp / "built.db"
-    shutil.copy(db, snap)
     # -- 2. bytes -----------------------------------------------------------------------------------
     sz = sizes(db, n, days)
     log(f"[size] {sz['store_bytes'] / 1e6:,.1f} MB on disk for {sz['points']:,} points "
@@ -654,7 +657,6 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
     store.close()
     log(f"[rollup] hourly rollup (the cut moves an hour; moved {moved}): median {statistics.median(roll):.3f} s "
         f"(min {min(roll):.3f}, max {max(roll):.3f}, n={len(roll)})")
-    snap.unlink()
     bench_rss = rss_mb()
     log(f"[rss] peak RSS: build {b['rss_mb']:.0f} MB, first cycle {fc['rss_mb']:.0f} MB, "
         f"this process (pages) {bench_rss:.0f} MB")
