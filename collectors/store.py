@@ -623,46 +623,39 @@ class Store:
         """Each group's peak of its functions' summed ConcurrentExecutions, bucket by bucket, over
         [start, end) (groups with no point are left out).
 
-        Exact, without summing every minute of the window: the sum of the members' hourly peaks (from
-        summary_3600) bounds what any minute of that hour can reach, so each group's hours are tried
-        from the highest bound down, a pass over all groups at a time, and a group stops as soon as
-        its best exact minute reaches the next hour's bound. Usually one or two hours are read per
-        group, whatever the window's length.
+        Exact, without summing every minute of the window: from the hourly summaries, the sum of the
+        members' hourly peaks bounds what any bucket of that hour can reach, and the largest single
+        member's peak in a whole hour of the window is reached by some bucket (the others add to it).
+        Only the hours whose bound is not below that floor are summed bucket by bucket, in one query
+        that finds each hour's points by the (series, ts) key.
         """
         c = self.conn
-        gsel = ("FROM function_groups g JOIN series s ON s.account = g.account AND s.region = g.region "
+        gsel = ("FROM function_groups g CROSS JOIN series s ON s.account = g.account AND s.region = g.region "
                 "AND s.dim = g.function AND s.metric = 'ConcurrentExecutions' ")
-        bounds: dict[str, list[tuple[float, int]]] = defaultdict(list)
-        for name, h, ub in c.execute(
-                f"SELECT g.name, x.ts, SUM(x.peak) {gsel} JOIN summary_3600 x ON x.series_id = s.id "
-                "WHERE g.account = ? AND g.region = ? AND g.kind = ? AND x.ts >= ? AND x.ts < ? "
-                "GROUP BY g.name, x.ts", (account, region, kind, start // 3600 * 3600, end)):
-            bounds[name].append((ub, h))
-        for hs in bounds.values():
-            hs.sort(reverse=True)
-        best: dict[str, float] = {}
-        todo = {name: 0 for name in bounds}   # group -> index of its next hour to read
-        arm = ("SELECT g.name AS name, p.ts AS ts, p.value AS value FROM temp.group_hours x "
-               "JOIN function_groups g ON g.account = ? AND g.region = ? AND g.kind = ? AND g.name = x.name "
-               "JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function "
-               "AND s.metric = 'ConcurrentExecutions' "
-               "JOIN {points} p ON p.series_id = s.id AND p.ts >= MAX(x.h, ?) AND p.ts < MIN(x.h + 3600, ?)")
+        bounds: dict[str, list[tuple[int, float]]] = defaultdict(list)
+        floor: dict[str, float] = {}
+        for name, h, ub, top in c.execute(
+                f"SELECT g.name, x.ts, SUM(x.peak), MAX(x.peak) {gsel} CROSS JOIN summary_3600 x "
+                "ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? WHERE g.account = ? AND g.region = ? "
+                "AND g.kind = ? GROUP BY g.name, x.ts", (start // 3600 * 3600, end, account, region, kind)):
+            bounds[name].append((h, ub))
+            if h >= start and h + 3600 <= end:   # a whole hour of the window: its top member is reached
+                floor[name] = max(floor.get(name, top), top)
+        hours = [(name, h) for name, hs in bounds.items() for h, ub in hs if ub >= floor.get(name, 0.0)]
+        if not hours:
+            return {}
         c.execute("CREATE TEMP TABLE IF NOT EXISTS group_hours (name TEXT NOT NULL, h INTEGER NOT NULL)")
-        while todo:
-            batch = [(name, bounds[name][i][1]) for name, i in todo.items()]
-            c.execute("DELETE FROM temp.group_hours")
-            c.executemany("INSERT INTO temp.group_hours VALUES (?, ?)", batch)
-            for name, peak in c.execute(
-                    f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
-                    f"GROUP BY name, ts) GROUP BY name", (account, region, kind, start, end) * len(RESOLUTIONS)):
-                best[name] = max(best.get(name, peak), peak)
-            nxt = {}
-            for name, i in todo.items():
-                i += 1
-                if i < len(bounds[name]) and bounds[name][i][0] > best.get(name, 0.0):
-                    nxt[name] = i
-            todo = nxt
-        return best
+        c.execute("DELETE FROM temp.group_hours")
+        c.executemany("INSERT INTO temp.group_hours VALUES (?, ?)", hours)
+        # CROSS JOIN fixes the order: candidate hours first, then each member's points of that hour by key
+        arm = ("SELECT x.name AS name, p.ts AS ts, p.value AS value FROM temp.group_hours x "
+               "CROSS JOIN function_groups g ON g.account = ? AND g.region = ? AND g.kind = ? AND g.name = x.name "
+               "CROSS JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function "
+               "AND s.metric = 'ConcurrentExecutions' "
+               "CROSS JOIN {points} p ON p.series_id = s.id AND p.ts >= MAX(x.h, ?) AND p.ts < MIN(x.h + 3600, ?)")
+        return {name: peak for name, peak in c.execute(
+            f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
+            f"GROUP BY name, ts) GROUP BY name", (account, region, kind, start, end) * len(RESOLUTIONS))}
 
     def function_read_at(self, target: str, region: str) -> float | None:
         """When the target's per-function series were last read (None: never)."""
