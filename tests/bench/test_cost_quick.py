@@ -4,10 +4,10 @@ figures: the same review either way, every burst seen, and paying for activity f
 
 The cost bound is a ratio, not the $0.10 target: the quick fleet (150 functions, 20 simulated minutes)
 has bursts throttling the account in every minute, so the activity strategy reads every listed function
-series every cycle (its costliest case, about 9x cheaper than asking everything on this fleet); about
-70-75 % of the functions have no datapoint in the last 3 hours and are never asked, and of the listed
-ones only the series they publish, so even then it asks well under a third of what "all" asks. A bound
-of 3x holds with room; the $/function target is a full-run figure (BENCHMARKS.md section 5)."""
+series every cycle, its costliest case (8.2x cheaper than asking everything when measured). Even then it
+asks only the series ListMetrics names (functions with data in the last 3 hours, under 30 % of such a
+fleet, and of those only the metrics they publish), so a bound of 3x holds with room whatever the bursts;
+the $/function target is a full-run figure (BENCHMARKS.md, the bench/cost.py section)."""
 from __future__ import annotations
 
 import json
