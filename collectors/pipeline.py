@@ -214,7 +214,8 @@ def _collect(r: TargetResult, sess: Any, settings: Settings, store: Store, now: 
 Subject = tuple[str, str]
 Window = tuple[int, int, int]
 TIER = {"account": "account", "function": "function", "alias": "function", "queue": "queue"}
-HOT = ("AccountThrottles",)   # while the account shows these, function series are read every cycle
+HOT = ("AccountThrottles",)   # while the account shows these, the series that explain them are read every cycle
+EXPLAIN = ("Throttles", "ConcurrentExecutions")   # what explains throttling, function by function
 
 
 class Reader:
@@ -320,11 +321,12 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
     reader.read(account)
     last = store.function_read_at(r.target, r.region)
     due = (last is None or c.function_interval_seconds <= c.interval_seconds
-           or now - last >= c.function_interval_seconds - c.interval_seconds / 2 or _account_hot(r, last))
+           or now - last >= c.function_interval_seconds - c.interval_seconds / 2)
+    hot = not due and _account_hot(r, last)
     if not due:   # between function reads, only what has a hole is read now: a new function, a window
         # a failed cycle missed, history the first cycle deferred (unknown now, not in 5 minutes)
         rest = {s: qs for s, qs in rest.items() if _has_hole(covered.get(s, []), now, c)}
-    if not rest:
+    if not rest and not hot:
         return
     check_deadline("listing the active series")
     try:
@@ -363,7 +365,17 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
     reader.read(rest, choose, overlap_minutes=lag)
     if due:
         r.function_read_at = now
-    reconcile(r, reader, store, by_subject, recent, cw, now)
+    lo = None
+    if hot:
+        # The account throttles between function reads: the listed Throttles and ConcurrentExecutions
+        # series are read this cycle (points only: the full read, and its coverage, keep their cadence)
+        lo = metrics.align(now - lag * 60, 60)
+        explain = [q for (scope, dim), qs in by_subject.items() if scope == "function"
+                   for q in qs if q.metric.key in EXPLAIN and (q.metric.key, "") in recent.of(scope, dim)]
+        for p in reader.fetch(explain, lo, metrics.align(now, 60)):
+            r.points.append(p)
+        reader.asked.update((q.metric.key, q.dim) for q in explain)
+    reconcile(r, reader, store, by_subject, recent, cw, now, lo, only=("AccountThrottles",) if hot and not due else None)
 
 
 def _has_hole(covered: list[tuple[int, int]], now: float, c: Collection) -> bool:
@@ -384,21 +396,26 @@ RECONCILE_SETTLE_S = 120   # the newest minutes are still being published: not c
 
 
 def reconcile(r: TargetResult, reader: Reader, store: Store, by_subject: dict[Subject, list[metrics.Query]],
-              listing: discovery.Listing, cw: Any, now: float) -> None:
+              listing: discovery.Listing, cw: Any, now: float, lo: int | None = None,
+              only: tuple[str, ...] | None = None) -> None:
     """Compare each account aggregate with the per-minute sum of its function metric over the minutes
     just read. Where the account is higher, a function's series was not asked (it woke up after the
     listing, or is listed late): list again and read what is new back to where the gap began, and if
     that does not explain it, read that metric for every function over the gap. What still does not
-    add up is recorded as an error (check and the dashboard show it; check exits 3)."""
+    add up is recorded as an error (check and the dashboard show it; check exits 3).
+
+    `lo`: the start of the minutes read when no coverage was recorded (a hot cycle); `only`: the
+    aggregates to check (a hot cycle read the functions' Throttles only)."""
     recent = int(now) - discovery.RECENT_S
     fine = [c for c in r.coverage if c.scope == "function" and c.end > recent]
-    if not fine:
+    if lo is None and not fine:
         return
-    lo = max(min(c.start for c in fine), recent) // 60 * 60
+    starts = [c.start for c in fine] + ([lo] if lo is not None else [])
+    lo = max(min(starts), recent) // 60 * 60
     hi = metrics.align(now, 60) - RECONCILE_SETTLE_S
     if hi <= lo:
         return
-    pairs = {m.key: m.reconciles for m in CATALOGUE if m.reconciles}
+    pairs = {m.key: m.reconciles for m in CATALOGUE if m.reconciles and (only is None or m.key in only)}
     values = _merged(store, r, [*pairs, *pairs.values()], lo, hi)
 
     def gaps_of(acc_key: str, fn_key: str) -> list[int]:

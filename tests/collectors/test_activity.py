@@ -152,7 +152,13 @@ def test_a_throttling_account_has_its_functions_read_every_cycle_until_calm(flee
     sb.put_metric_points(PROD, "us-east-1", "AWS/Lambda", "Throttles", None, [(m - 60, 40)])
     hot = run_cycle(s, store, clock=lambda: now + 120)
     prod = next(r for r in hot.results if (r.target, r.region) == ("prod", "us-east-1"))
-    assert prod.function_read_at == now + 120 and prod.metrics_by_tier["function"] > 0
+    # only what explains throttling (the listed Throttles and ConcurrentExecutions series), and the
+    # 5-minute full read keeps its schedule
+    asked = {(p.metric, p.dim) for p in prod.points if p.dim}   # the account's own aside
+    assert prod.function_read_at is None and prod.discovery_calls == 2
+    assert asked <= {(m, f) for m in ("Throttles", "ConcurrentExecutions") for f in
+                     ("payments-api-charge", "payments-api-refund", "search-index-build")}
+    assert ("Throttles", "payments-api-charge") in asked
     assert figures(s, now + 120)[(PROD, "us-east-1", "payments-api-charge")]["throttles"] == 390
 
 
