@@ -367,10 +367,12 @@ def read_metrics(r: TargetResult, cw: Any, queries: list[metrics.Query], store: 
         r.function_read_at = now
     lo = None
     if hot:
-        # The account throttles between function reads: the listed Throttles and ConcurrentExecutions
-        # series are read this cycle (points only: the full read, and its coverage, keep their cadence)
+        # The account throttles between function reads: the functions listed with Throttles have their
+        # Throttles and ConcurrentExecutions read this cycle (points only: the full read, and its
+        # coverage, keep their cadence); one not listed yet is found by the reconciliation below
         lo = metrics.align(now - lag * 60, 60)
-        explain = [q for (scope, dim), qs in by_subject.items() if scope == "function"
+        explain = [q for (scope, dim), qs in by_subject.items()
+                   if scope == "function" and ("Throttles", "") in recent.of(scope, dim)
                    for q in qs if q.metric.key in EXPLAIN and (q.metric.key, "") in recent.of(scope, dim)]
         for p in reader.fetch(explain, lo, metrics.align(now, 60)):
             r.points.append(p)
