@@ -241,16 +241,14 @@ class Reader:
 
     def read(self, subjects: dict[Subject, list[metrics.Query]],
              choose: Callable[[Subject, Window, list[metrics.Query]], list[metrics.Query] | None] | None = None,
-             overlap_minutes: int | None = None) -> dict[Subject, list[Window]]:
+             overlap_minutes: int | None = None) -> None:
         """Read each subject's missing windows. `choose` narrows a subject's queries for a window (the
         series known to have data; the rest are known zeros) or returns None when that cannot be known
-        (the subject is then left unread for the window). Subjects with the same windows share calls.
-        Returns the windows read in full per subject."""
+        (the subject is then left unread for the window). Subjects with the same windows share calls."""
         plans: dict[tuple[Window, ...], list[Subject]] = {}
         for subj in subjects:
             ws = metric_windows(self.covered.get(subj, []), self.now, self.c, self.defer_history, overlap_minutes)
             plans.setdefault(tuple(ws), []).append(subj)
-        done: dict[Subject, list[Window]] = {}
         # newest windows first across plans: recent data matters most if the deadline cuts the cycle
         work = sorted(((w, subjs) for ws, subjs in plans.items() for w in ws), key=lambda x: (-x[0][1], -x[0][0]))
         for w, subjs in work:
@@ -276,8 +274,6 @@ class Reader:
             for subj in asked:
                 if subj not in bad:
                     self.r.coverage.append(Covered(subj[0], subj[1], s, e))  # type: ignore[arg-type]
-                    done.setdefault(subj, []).append(w)
-        return done
 
     def count(self, qs: list[metrics.Query]) -> None:
         self.r.metric_queries += len(qs)
