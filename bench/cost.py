@@ -16,8 +16,8 @@ see exactly the same sandbox state. Every API call is real HTTP to the sandbox.
 
 It prints, per strategy: the metrics requested (by tier) and the ListMetrics calls of the steady
 cycles (the first cycle, the backfill, apart), what that costs per month per 1,000 functions and per
-function, the ratio all/activity, and what `collectors.cost.cost` forecasts for each store. Then it
-reviews both stores (`collectors.review.review`, the arguments `check --format json` uses) over the
+function, the ratio all/activity, and what `analysis.cost.cost` forecasts for each store. Then it
+reviews both stores (`analysis.review.review`, the arguments `check --format json` uses) over the
 same windows at the same moment, right after a function read of the activity strategy, and compares
 every figure; and checks that every burst that started in a window shows its throttles (equal to what
 the sandbox holds) in both. The last line is one JSON object with the figures.
@@ -49,8 +49,9 @@ from bench._common import print_machine, safe_aws_env  # noqa: E402
 
 safe_aws_env()
 
-from collectors import config, review  # noqa: E402
-from collectors import cost as costs  # noqa: E402
+from collectors import config  # noqa: E402
+from analysis import review  # noqa: E402
+from analysis import cost as costs  # noqa: E402
 from collectors.pipeline import CycleReport, run_cycle  # noqa: E402
 from collectors.store import Store  # noqa: E402
 from sandbox.activity import ActivityFleet, build_activity_fleet  # noqa: E402
@@ -459,7 +460,7 @@ def report(args: argparse.Namespace, sb: Sandbox, fleet: ActivityFleet, settings
         measured = (costs.usd(sum(fc.measured_per_day[k] for k in TIERS), fc.measured_per_day["discovery"]) * 30
                     if fc.measured_per_day else None)
         forecast[s] = fc.monthly_usd
-        print(f"  collectors.cost forecast, {s:8s}: ${fc.monthly_usd:,.2f} a month "
+        print(f"  analysis.cost forecast, {s:8s}: ${fc.monthly_usd:,.2f} a month "
               f"(${fc.per_function_month_usd or 0:,.4f} per function) from the latest cycle {fc.last_cycle}; "
               + (f"measured over the last {fc.measured_hours:.1f} h: ${measured:,.2f} a month"
                  if measured is not None else "not an hour measured yet"))

@@ -605,7 +605,7 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
         f"of every subject): median {statistics.median(sw):.3f} s (min {min(sw):.3f}, max {max(sw):.3f}, n={len(sw)})")
     clock = now + 60 * cycles + 30
     # -- 5. pages ----------------------------------------------------------------------------------------
-    from collectors import review as rv
+    from analysis import review as rv
     from collectors.config import load
     from dashboard.state import WINDOWS as SECONDS
     cfg = write_config(tmp, db)

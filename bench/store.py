@@ -1,4 +1,4 @@
-"""Benchmark: the SQLite store (collectors.store), the review (collectors.review) and history.
+"""Benchmark: the SQLite store (collectors.store), the review (analysis.review) and history.
 
     python -m bench.store             # full: 1,000 functions x 7 days of 1-minute data (~7 M points)
     python -m bench.store --quick     # smoke test: 100 functions x 1 day, < 30 s
@@ -35,7 +35,7 @@ from bench._common import fmt, print_machine, repeat, summary, timed  # noqa: E4
 import numpy as np  # noqa: E402
 
 import collectors  # noqa: E402
-from collectors import history, review  # noqa: E402
+from analysis import history, review  # noqa: E402
 from collectors.config import DEFAULT_THRESHOLDS, Retention  # noqa: E402
 from collectors.model import AccountInfo, FunctionInfo, Point, QueueDepth, TargetResult, cover_everything  # noqa: E402
 from collectors.store import Store  # noqa: E402

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import urlencode
 
-from . import review as rv
+from analysis import review as rv
 from .config import Alert, Settings, Threshold, format_duration
 from .store import Store
 

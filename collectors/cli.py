@@ -9,8 +9,9 @@ import sys
 import time
 from typing import Any
 
-from . import alerts, config, iam, review
-from . import cost as costs
+from . import alerts, config, iam
+from analysis import review
+from analysis import cost as costs
 from .pipeline import CycleReport, run_cycle
 from .store import Store, StoreError
 

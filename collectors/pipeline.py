@@ -126,7 +126,7 @@ def _collect(r: TargetResult, sess: Any, settings: Settings, store: Store, now: 
     lam = sess.client("lambda")
     previous = store.functions(r.account, r.region)
     prev_prov: dict[str, list[Any]] = {}
-    for row in store.query("SELECT * FROM provisioned WHERE account = ? AND region = ?", (r.account, r.region)):
+    for row in store.provisioned(r.account, r.region):
         prev_prov.setdefault(row["function"], []).append(
             inventory.ProvisionedConfig(row["function"], row["qualifier"], row["requested"], row["allocated"],
                                         row["available"], row["status"]))

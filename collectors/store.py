@@ -529,6 +529,8 @@ class Store:
 
     # -- reads -------------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+        """Ad-hoc SQL for tests, benchmarks and inspection. headroom's own code calls the named methods
+        below, so the schema is known here only."""
         return self.conn.execute(sql, params).fetchall()
 
     def coverage(self, account: str, region: str, start: int, end: int, scope: str = "account",
@@ -745,3 +747,146 @@ class Store:
         rows = self.conn.execute(f"SELECT metric, dim, SUM(value) FROM ({union_points(arm)}) GROUP BY metric, dim",
                                  (account, region, *metrics, since) * len(RESOLUTIONS))
         return {(r[0], r[1]): r[2] for r in rows}
+
+    # -- read side (analysis/, dashboard/queries.py, the pipeline's previous state) -----------------------
+    def data_version(self) -> tuple[Any, ...]:
+        """A cheap value that changes whenever a collector writes a target or ends a cycle (a cache key)."""
+        return tuple(self.conn.execute(
+            "SELECT (SELECT MAX(id) FROM cycles), (SELECT MAX(finished_at) FROM cycles), "
+            "(SELECT MAX(finished_at) FROM target_runs), (SELECT COUNT(*) FROM target_runs)").fetchone())
+
+    def cycle_state(self) -> tuple[int, float | None, float | None, int | None]:
+        """(cycles finished, when the latest finished, when a cycle still running started, the latest cycle id)."""
+        c = self.conn
+        finished, last = c.execute("SELECT COUNT(*), MAX(finished_at) FROM cycles WHERE finished_at IS NOT NULL"
+                                   ).fetchone()
+        running = c.execute("SELECT MIN(started_at) FROM cycles WHERE finished_at IS NULL AND id > "
+                            "COALESCE((SELECT MAX(id) FROM cycles WHERE finished_at IS NOT NULL), 0)").fetchone()[0]
+        return finished, last, running, c.execute("SELECT MAX(id) FROM cycles").fetchone()[0]
+
+    def latest_runs(self) -> list[dict[str, Any]]:
+        """The latest target_runs row of each (target, region)."""
+        return [dict(r) for r in self.conn.execute("""
+            SELECT t.* FROM target_runs t JOIN (
+                SELECT target, region, MAX(cycle_id) AS c FROM target_runs GROUP BY target, region) m
+            ON t.target = m.target AND t.region = m.region AND t.cycle_id = m.c
+            ORDER BY t.target, t.region""")]
+
+    def targets_written(self, cycle_id: int) -> set[tuple[str, str]]:
+        """(target, region)s a cycle has written so far."""
+        return {(r[0], r[1]) for r in self.conn.execute(
+            "SELECT target, region FROM target_runs WHERE cycle_id = ?", (cycle_id,))}
+
+    _ERROR_COLUMNS = "e.target, e.region, e.account, e.source, e.api, e.code, e.message, e.at"
+
+    def errors(self, cycle_id: int, target: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+        """Errors recorded in one cycle (of one (target, region) if given), by target, region and source."""
+        where, params = "e.cycle_id = ?", list[Any]([cycle_id])
+        if target is not None:
+            where += " AND e.target = ? AND e.region = ?"
+            params += [target, region]
+        return [dict(r) for r in self.conn.execute(
+            f"SELECT {self._ERROR_COLUMNS} FROM errors e WHERE {where} ORDER BY e.target, e.region, e.source, e.api",
+            params)]
+
+    def latest_errors(self) -> list[dict[str, Any]]:
+        """Errors of each (target, region)'s latest attempt (what is failing now)."""
+        return [dict(r) for r in self.conn.execute(
+            f"SELECT {self._ERROR_COLUMNS} FROM errors e JOIN target_health h ON h.target = e.target "
+            "AND h.region = e.region AND h.last_cycle = e.cycle_id ORDER BY e.target, e.region, e.source")]
+
+    def accounts(self) -> list[dict[str, Any]]:
+        """Every stored (account, region): its target, limits and usage as last read, by target and region."""
+        return [dict(r) for r in self.conn.execute("SELECT * FROM accounts ORDER BY target, region")]
+
+    def provisioned(self, account: str, region: str, function: str | None = None) -> list[dict[str, Any]]:
+        """Provisioned concurrency configs as last read (of one function if given), by function and qualifier."""
+        extra, params = ("AND function = ? ", (account, region, function)) if function is not None \
+            else ("", (account, region))
+        return [dict(r) for r in self.conn.execute(
+            f"SELECT * FROM provisioned WHERE account = ? AND region = ? {extra}ORDER BY function, qualifier", params)]
+
+    def queues(self, account: str, region: str, arns: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Dead-letter queues and destinations as last read (those of `arns` if given), by name."""
+        if arns is not None and not arns:
+            return []
+        extra = f"AND arn IN ({','.join('?' * len(arns))}) " if arns is not None else ""
+        return [dict(r) for r in self.conn.execute(
+            f"SELECT * FROM queues WHERE account = ? AND region = ? {extra}ORDER BY name",
+            (account, region, *(arns or ())))]
+
+    def function_names(self, account: str, region: str) -> list[str]:
+        return [r[0] for r in self.conn.execute(
+            "SELECT name FROM functions WHERE account = ? AND region = ? ORDER BY name", (account, region))]
+
+    def aliases(self, account: str, region: str, name: str) -> list[str]:
+        """Qualifiers of a function with provisioned concurrency now or alias series stored."""
+        return sorted({r[0] for r in self.conn.execute(
+            "SELECT qualifier FROM provisioned WHERE account = ? AND region = ? AND function = ? UNION "
+            "SELECT resource FROM series WHERE account = ? AND region = ? AND dim = ? AND resource != ''",
+            (account, region, name, account, region, name))})
+
+    def tag_keys(self) -> list[str]:
+        """Every tag key on any stored function."""
+        keys: set[str] = set()
+        for (tags,) in self.conn.execute("SELECT DISTINCT tags FROM functions"):
+            keys.update(json.loads(tags))
+        return sorted(keys)
+
+    def account_history(self, account: str, region: str, start: int, end: int) -> list[dict[str, Any]]:
+        """Hourly snapshots of limits and usage in [start, end), oldest first."""
+        return [dict(r) for r in self.conn.execute(
+            "SELECT * FROM account_history WHERE account = ? AND region = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            (account, region, start, end))]
+
+    def series_points(self, account: str, region: str, metrics: Sequence[str], start: int, end: int,
+                      dims: Sequence[str] | None = None) -> list[tuple[str, str, str, int, float, int]]:
+        """(metric, dim, resource, ts, value, step) of the stored points of these metrics (of `dims` if
+        given) in [start, end). The series are looked up first, then each resolution's table is read by
+        its primary key (a join on series would scan every point of the target)."""
+        if not metrics or (dims is not None and not dims):
+            return []
+        where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
+            [account, region, *metrics]
+        if dims is not None:
+            where.append(f"dim IN ({','.join('?' * len(dims))})")
+            params.extend(dims)
+        ids = {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
+            f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
+        out = []
+        keys = list(ids)
+        for i in range(0, len(keys), 500):
+            chunk = keys[i:i + 500]
+            marks = ",".join("?" * len(chunk))
+            for res in RESOLUTIONS:
+                for sid, ts, v in self.conn.execute(f"SELECT series_id, ts, value FROM points_{res} WHERE series_id "
+                                                    f"IN ({marks}) AND ts >= ? AND ts < ?", (*chunk, start, end)):
+                    out.append((*ids[sid], ts, v, res))
+        return out
+
+    def summed_points(self, account: str, region: str, metric: str, start: int, end: int,
+                      dims: Sequence[str] | None = None, resource: str | None = None) -> list[tuple[int, float]]:
+        """(ts, sum over the matching series) of one metric's stored points in [start, end), any resolution."""
+        if dims is not None and not dims:
+            return []
+        where, params = ["s.account = ?", "s.region = ?", "s.metric = ?", "p.ts >= ?", "p.ts < ?"], \
+            [account, region, metric, start, end]
+        if dims is not None:
+            where.append(f"s.dim IN ({','.join('?' * len(dims))})")
+            params.extend(dims)
+        if resource is not None:
+            where.append("s.resource = ?")
+            params.append(resource)
+        arm = f"SELECT p.ts AS ts, p.value AS value FROM series s JOIN {{points}} p ON p.series_id = s.id " \
+              f"WHERE {' AND '.join(where)}"
+        return [(r[0], r[1]) for r in self.conn.execute(
+            f"SELECT ts, SUM(value) FROM ({union_points(arm)}) GROUP BY ts", params * len(RESOLUTIONS))]
+
+    def coarsest_step(self, account: str, region: str, metric: str, start: int, end: int) -> int | None:
+        """The coarsest resolution holding a point of `metric` (any of its series) in [start, end); None if none."""
+        for res in sorted(RESOLUTIONS, reverse=True):
+            if self.conn.execute(f"SELECT 1 FROM series s JOIN points_{res} p ON p.series_id = s.id WHERE s.account = ? "
+                                 "AND s.region = ? AND s.metric = ? AND p.ts >= ? AND p.ts < ? LIMIT 1",
+                                 (account, region, metric, start, end)).fetchone():
+                return res
+        return None

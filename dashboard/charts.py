@@ -18,6 +18,15 @@ STATUS = {"ok": GREEN, "warn": ORANGE, "critical": RED}
 UNIT_LABEL = {"count": "", "ms": "ms", "s": "s", "ratio": "ratio (0-1)", "bytes": "GB"}
 
 
+def step(start: int, end: int, coarsest: int | None, max_points: int = 500) -> int:
+    """The bucket size for a chart of [start, end): fine enough for about max_points buckets, and never
+    finer than the coarsest resolution stored in the window (else hourly points would look like spikes
+    between zeros)."""
+    span = max(60, end - start)
+    fine = next((x for x in (60, 300, 900, 3600, 21600, 86400) if span / x <= max_points), 86400)
+    return max(fine, coarsest or 60)
+
+
 def plain(text: object) -> str:
     """Text for a plotly label: plotly reads a subset of HTML in titles, ticks and legends; escape it."""
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from collectors.history import MIN_TREND_WEEKS
+from analysis.history import MIN_TREND_WEEKS
 
 UNKNOWN = "unknown"
 GB = 1024 ** 3

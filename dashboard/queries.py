@@ -1,4 +1,4 @@
-"""The only data access the pages use: cached calls into collectors.review / history / triage.
+"""The only data access the pages use: cached calls into analysis.review / history / triage.
 
 Every cached function takes the config path and a `version` (what the store's latest write looks
 like), so a new collection cycle invalidates the cache at once while repeated renders of the same
@@ -6,7 +6,6 @@ data cost nothing. Widgets are never read in here.
 """
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -14,9 +13,11 @@ from typing import Any, Concatenate, ParamSpec, TypeVar
 import pandas as pd
 import streamlit as st
 
-from collectors import config, history, review as rv, triage
-from collectors import cost as costs
+from collectors import config
+from analysis import history, review as rv, triage
+from analysis import cost as costs
 from collectors.store import Store, StoreError
+from dashboard import charts
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -40,7 +41,7 @@ def version(cfg: str) -> tuple[Any, ...] | None:
     """The store's write marker; None while there is no store file yet."""
     s = _store(cfg)
     try:
-        return triage.data_version(s)
+        return s.data_version()
     except StoreError:
         return None
     finally:
@@ -126,7 +127,7 @@ def limit_trends(s: Store, cfg: str, start: int, end: int, account: str, region:
 
 @_cached
 def account_history(s: Store, cfg: str, account: str, region: str, start: int, end: int) -> pd.DataFrame:
-    rows = triage.account_history(s, account, region, start, end)
+    rows = s.account_history(account, region, start, end)
     df = pd.DataFrame(rows)
     if not df.empty:
         df.index = pd.to_datetime(df["ts"], unit="s", utc=True)
@@ -135,7 +136,8 @@ def account_history(s: Store, cfg: str, account: str, region: str, start: int, e
 
 @_cached
 def chart_step(s: Store, cfg: str, account: str, region: str, start: int, end: int) -> int:
-    return triage.chart_step(s, account, region, start, end)
+    """The bucket size of the target's charts over [start, end) (charts.step over what is stored)."""
+    return charts.step(start, end, s.coarsest_step(account, region, "AccountConcurrentExecutions", start, end))
 
 
 @_cached
@@ -161,32 +163,25 @@ def function_detail(s: Store, cfg: str, account: str, region: str, name: str) ->
 
 @_cached
 def function_names(s: Store, cfg: str, account: str, region: str) -> list[str]:
-    return [r[0] for r in s.query("SELECT name FROM functions WHERE account = ? AND region = ? ORDER BY name",
-                                  (account, region))]
+    return s.function_names(account, region)
 
 
 @_cached
 def aliases(s: Store, cfg: str, account: str, region: str, name: str) -> list[str]:
     """Qualifiers with provisioned concurrency or provisioned metrics for a function."""
-    rows = s.query("SELECT qualifier FROM provisioned WHERE account = ? AND region = ? AND function = ? UNION "
-                   "SELECT resource FROM series WHERE account = ? AND region = ? AND dim = ? AND resource != ''",
-                   (account, region, name, account, region, name))
-    return sorted({r[0] for r in rows})
+    return s.aliases(account, region, name)
 
 
 @_cached
 def targets(s: Store, cfg: str) -> list[dict[str, Any]]:
     """Stored (target, account, region) triples, for the sidebar."""
-    return [dict(r) for r in s.query("SELECT target, account, region FROM accounts ORDER BY target, region")]
+    return [{k: a[k] for k in ("target", "account", "region")} for a in s.accounts()]
 
 
 @_cached
 def tag_keys(s: Store, cfg: str) -> list[str]:
     """Every tag key on any stored function (group-by choices beyond the configured ones)."""
-    keys: set[str] = set()
-    for (tags,) in s.query("SELECT DISTINCT tags FROM functions"):
-        keys.update(json.loads(tags))
-    return sorted(keys)
+    return s.tag_keys()
 
 
 def now() -> float:

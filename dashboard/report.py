@@ -7,8 +7,8 @@ import io
 from dataclasses import dataclass, field
 from typing import Any
 
-from collectors.review import UNRESERVED_FLOOR, GroupReview, TargetReview
-from collectors.triage import CodeHolder, LimitTrend, OverReserved
+from analysis.review import UNRESERVED_FLOOR, GroupReview, TargetReview
+from analysis.triage import CodeHolder, LimitTrend, OverReserved
 from dashboard import fmt
 
 

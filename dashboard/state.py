@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from collectors import review
+from analysis import review
 from collectors.config import Collection
 from dashboard import fmt, queries
 from dashboard.context import Context

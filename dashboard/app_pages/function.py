@@ -2,10 +2,9 @@
 import pandas as pd
 import streamlit as st
 
-from collectors import triage
+from analysis.review import SEVERITY
 from collectors.catalogue import BY_KEY, metrics_for
-from collectors.review import SEVERITY
-from dashboard import charts, fmt, queries, state
+from dashboard import charts, fmt, links, queries, state
 from dashboard.widgets import tile
 
 sel = state.current()
@@ -57,7 +56,7 @@ if detail is None or fr is None:
 c = detail.config
 st.subheader(f"{fmt.STATUS_ICON[fr.status]} {fmt.md(name)}")
 st.markdown(f"{fmt.md(tnames[f'{account}/{region}'])} · group **{fmt.md(fmt.group_label(gm.get(name)))}** · "
-            f"[AWS console ↗]({triage.console_url(region, name)})")
+            f"[AWS console ↗]({links.console_url(region, name)})")
 
 cols = st.columns(5)
 with cols[0]:

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from collectors.catalogue import BY_KEY
-from collectors.review import TargetReview
+from analysis.review import TargetReview
 from dashboard import charts, fmt, queries, state
 
 sel = state.current()

@@ -2,8 +2,8 @@
 import pandas as pd
 import streamlit as st
 
-from collectors import review, triage
-from collectors.review import UNRESERVED_FLOOR
+from analysis import review, triage
+from analysis.review import UNRESERVED_FLOOR
 from dashboard import charts, fmt, queries, report, state
 
 sel = state.current()

@@ -2,9 +2,9 @@
 import pandas as pd
 import streamlit as st
 
-from collectors import triage
+from analysis import triage
 from collectors.catalogue import BY_KEY
-from collectors.review import SEVERITY, TargetReview
+from analysis.review import SEVERITY, TargetReview
 from dashboard import charts, fmt, queries, state
 from dashboard.widgets import tile
 

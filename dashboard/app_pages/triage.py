@@ -4,8 +4,8 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from collectors import triage
-from dashboard import fmt, queries, state
+from analysis import triage
+from dashboard import fmt, links, queries, state
 
 sel = state.current()
 state.require_data(sel)
@@ -52,7 +52,7 @@ def table(df: pd.DataFrame, key: str, config: dict, fn_col: str = "function") ->
 
 def base(account: str, region: str, name: str) -> dict:
     return {"account": account, "region": region, "function": name,
-            "page": state.function_link(account, region, name), "console": triage.console_url(region, name)}
+            "page": state.function_link(account, region, name), "console": links.console_url(region, name)}
 
 
 # table rows: one dict per row, mixed values (numbers, text, None = unknown)
@@ -90,7 +90,7 @@ for a, r, t, gm in state.selected_reviews(cfg, sel):
                                "oldest message": fmt.duration(q.oldest_age_s), "fed by": ", ".join(q.feeders),
                                "function": q.feeders[0] if q.feeders else None,
                                "page": state.function_link(a, r, q.feeders[0]) if q.feeders else None,
-                               "console": triage.queue_console_url(r, a, q.name),
+                               "console": links.queue_console_url(r, a, q.name),
                                "not measurable": q.error})
     for s in queries.spillover(cfg, sel.start, sel.end, a, r):
         if sel.keep(s.function, gm.get(s.function)):

@@ -8,7 +8,8 @@ import time
 
 import pytest
 
-from collectors import config, discovery, review
+from collectors import config, discovery
+from analysis import review
 from collectors.pipeline import run_cycle
 from collectors.store import Store
 

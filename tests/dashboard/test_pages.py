@@ -54,7 +54,8 @@ def test_overview_matches_check(seeded, run_page):
     """The tiles show what `python -m collectors check` computes for the same window."""
     import time
 
-    from collectors import config, review
+    from collectors import config
+    from analysis import review
     from collectors.store import Store
     s = config.load(seeded)
     rv = review.review(Store(s.store_path, readonly=True), *review.window(time.time(), 86400), s.thresholds)
@@ -200,7 +201,8 @@ def test_groups_by_prefix_depth_two_and_filter(run_page):
 def test_limits_review(run_page, seeded):
     import time
 
-    from collectors import config, review, triage
+    from collectors import config
+    from analysis import review, triage
     from collectors.store import Store
     at = run_page("limits", account=PROD)
     summary = {r["limit"]: r for r in at.dataframe[0].value.to_dict("records")}

@@ -7,9 +7,9 @@ import math
 import pandas as pd
 import pytest
 
-from collectors import review
-from collectors.review import GroupReview, TargetReview
-from collectors.triage import CodeHolder, LimitTrend, OverReserved
+from analysis import review
+from analysis.review import GroupReview, TargetReview
+from analysis.triage import CodeHolder, LimitTrend, OverReserved
 from dashboard import charts, context, fmt, report, state
 
 

@@ -6,7 +6,8 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-from collectors import config, review
+from collectors import config
+from analysis import review
 from collectors.store import Store
 from tests.collectors.seed import ROLE
 

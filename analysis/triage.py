@@ -12,12 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from collectors.catalogue import metrics_for
+from collectors.config import Grouping
+from collectors.grouping import prefix_group
+from collectors.store import Store
+
 from . import history
-from .catalogue import metrics_for
-from .config import Grouping
-from .grouping import prefix_group
-from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_totals, worst
-from .store import Store
+from .review import (SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, grade, group_totals,
+                     worst)
 
 EPISODE_GAP_S = 900   # a throttling streak ends after 15 minutes without a throttle
 NO_GROUP = ""         # group name of functions without the tag (an empty tag is no tag, as in grouping.py)
@@ -44,34 +46,16 @@ class DataStatus:
     errors: list[dict[str, Any]] = field(default_factory=list)  # latest finished cycle's errors
 
 
-def data_version(store: Store) -> tuple[Any, ...]:
-    """A cheap value that changes whenever a collector writes a target or ends a cycle (a cache key)."""
-    row = store.query("SELECT (SELECT MAX(id) FROM cycles), (SELECT MAX(finished_at) FROM cycles), "
-                      "(SELECT MAX(finished_at) FROM target_runs), (SELECT COUNT(*) FROM target_runs)")[0]
-    return tuple(row)
-
-
 def data_status(store: Store) -> DataStatus:
     """How fresh the store is and what failed; empty (cycles_finished 0, no runs) before the first write."""
-    finished, last = store.query("SELECT COUNT(*), MAX(finished_at) FROM cycles WHERE finished_at IS NOT NULL")[0]
-    running = store.query("SELECT MIN(started_at) FROM cycles WHERE finished_at IS NULL AND id > "
-                          "COALESCE((SELECT MAX(id) FROM cycles WHERE finished_at IS NOT NULL), 0)")[0][0]
+    finished, last, running, cur = store.cycle_state()
     runs = [TargetRun(r["target"], r["region"], r["account"], r["finished_at"], r["functions"], r["error_count"])
-            for r in store.query("""
-                SELECT t.* FROM target_runs t JOIN (
-                    SELECT target, region, MAX(cycle_id) AS c FROM target_runs GROUP BY target, region) m
-                ON t.target = m.target AND t.region = m.region AND t.cycle_id = m.c
-                ORDER BY t.target, t.region""")]
+            for r in store.latest_runs()]
     # Errors of the latest finished cycle, plus those already written by a running one (fresher).
-    from .review import latest_errors
-    errors = latest_errors(store)
-    if running is not None:
-        cur = store.query("SELECT MAX(id) FROM cycles")[0][0]
-        done = {(r["target"], r["region"]) for r in store.query(
-            "SELECT target, region FROM target_runs WHERE cycle_id = ?", (cur,))}
-        errors = [e for e in errors if (e["target"], e["region"]) not in done] + [dict(r) for r in store.query(
-            "SELECT target, region, account, source, api, code, message, at FROM errors WHERE cycle_id = ? "
-            "ORDER BY target, region, source", (cur,))]
+    errors = store.latest_errors()
+    if running is not None and cur is not None:
+        done = store.targets_written(cur)
+        errors = [e for e in errors if (e["target"], e["region"]) not in done] + store.errors(cur)
     last_data = max((r.finished_at for r in runs), default=None)
     return DataStatus(finished, running, last, last_data, runs, errors)
 
@@ -93,39 +77,11 @@ class ThrottleRow:
     status: str
 
 
-def series_points(store: Store, account: str, region: str, metrics: Sequence[str], start: int, end: int,
-                  dims: Sequence[str] | None = None) -> list[tuple[str, str, str, int, float, int]]:
-    """(metric, dim, resource, ts, value, step) of the stored points in [start, end), by series id.
-
-    Looks the series up first and then reads each resolution's table by its primary key: the
-    `points` view joined on series would scan every point of the target.
-    """
-    where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
-        [account, region, *metrics]
-    if dims is not None:
-        if not dims:
-            return []
-        where.append(f"dim IN ({','.join('?' * len(dims))})")
-        params.extend(dims)
-    ids = {r[0]: (r[1], r[2], r[3]) for r in store.query(
-        f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
-    out = []
-    keys = list(ids)
-    for i in range(0, len(keys), 500):
-        chunk = keys[i:i + 500]
-        marks = ",".join("?" * len(chunk))
-        for res in (60, 300, 3600):
-            for sid, ts, v in store.query(f"SELECT series_id, ts, value FROM points_{res} WHERE series_id IN ({marks}) "
-                                          f"AND ts >= ? AND ts < ?", (*chunk, start, end)):
-                out.append((*ids[sid], ts, v, res))
-    return out
-
-
 def _nonzero_points(store: Store, account: str, region: str, metric: str, start: int, end: int,
                     ) -> dict[str, list[tuple[int, int]]]:
     """dim -> [(ts, step)] of non-zero points, ascending."""
     out: dict[str, list[tuple[int, int]]] = defaultdict(list)
-    for _, dim, _, ts, v, step in sorted(series_points(store, account, region, [metric], start, end),
+    for _, dim, _, ts, v, step in sorted(store.series_points(account, region, [metric], start, end),
                                          key=lambda p: (p[1], p[3])):
         if v > 0:
             out[dim].append((ts, step))
@@ -214,7 +170,6 @@ def queue_growth(now_visible: int | None, now_ts: float, before: float | None, b
 def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any],
                        ) -> list[QueueRow]:
     """Every stored dead-letter queue of the target with depth, age and growth, deepest first."""
-    from .review import grade
     feeders: dict[str, list[str]] = defaultdict(list)
     for f in t.functions:
         for arn in {f.dlq_arn, f.on_failure_arn}:
@@ -222,19 +177,18 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
                 feeders[arn].append(f.name)
     ages: dict[str, float] = {}
     peaks: dict[str, float] = {}
-    for metric, dim, _, ts, v, _ in sorted(series_points(store, _account(t), t.region, ["DLQOldestAge", "DLQVisible"],
+    for metric, dim, _, ts, v, _ in sorted(store.series_points(_account(t), t.region, ["DLQOldestAge", "DLQVisible"],
                                                          start, end), key=lambda p: p[3]):
         if metric == "DLQOldestAge":
             ages[dim] = v   # the latest wins
         else:
             peaks[dim] = max(peaks.get(dim, v), v)
     rows = []
-    for q in store.query("SELECT * FROM queues WHERE account = ? AND region = ? ORDER BY name",
-                         (_account(t), t.region)):
+    for q in store.queues(_account(t), t.region):
         # The live depth against the metric an hour earlier (or at the window's start): the newest
         # minutes of the metric are often not published yet and would read as an empty queue.
         ref = max(start, int(q["updated_at"]) - 3600) // 60 * 60
-        then = [p[4] for p in series_points(store, _account(t), t.region, ["DLQVisible"], ref, ref + 60, [q["name"]])]
+        then = [p[4] for p in store.series_points(_account(t), t.region, ["DLQVisible"], ref, ref + 60, [q["name"]])]
         before = max(then) if then else 0.0 if store.coverage(_account(t), t.region, ref, ref + 60, "queue",
                                                               [q["name"]]) else None
         covered = bool(store.coverage(_account(t), t.region, start, end, "queue", [q["name"]]))
@@ -269,14 +223,13 @@ class SpilloverRow:
 
 def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any]) -> list[SpilloverRow]:
     """Aliases whose invocations spilled over their provisioned concurrency, most spillover first."""
-    from .review import grade
     agg: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
-    for metric, dim, res, _, v, _ in series_points(store, _account(t), t.region, [m.key for m in metrics_for("alias")],
+    for metric, dim, res, _, v, _ in store.series_points(_account(t), t.region, [m.key for m in metrics_for("alias")],
                                                    start, end):
         total, peak = agg[(dim, res)].get(metric, (0.0, v))
         agg[(dim, res)][metric] = (total + v, max(peak, v))
-    prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"]) for r in store.query(
-        "SELECT * FROM provisioned WHERE account = ? AND region = ?", (_account(t), t.region))}
+    prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"])
+            for r in store.provisioned(_account(t), t.region)}
     rows = []
     for (fn, qual), m in agg.items():
         spill = m.get("ProvisionedConcurrencySpilloverInvocations", (0.0, 0.0))[0]
@@ -307,8 +260,10 @@ def _history_weekly(store: Store, account: str, region: str, column: str, weeks:
     end = history.week_start(now) + history.WEEK
     start = end - weeks * history.WEEK
     by_week: dict[int, float] = {}
-    for ts, v in store.query(f"SELECT ts, {column} FROM account_history WHERE account = ? AND region = ? "
-                             f"AND ts >= ? AND ts < ? AND {column} IS NOT NULL", (account, region, start, end)):
+    for row in store.account_history(account, region, start, end):
+        ts, v = row["ts"], row[column]
+        if v is None:
+            continue
         w = history.week_start(ts)
         by_week[w] = max(by_week.get(w, v), v)
     return [(w, by_week.get(w)) for w in range(start, end, history.WEEK)]
@@ -338,12 +293,6 @@ def _trend(key: str, label: str, unit: str, limit: float | None, pts: list[tuple
     slope, until = history.weeks_until(pts, limit)
     latest = next((v for _, v in reversed(pts) if v is not None), None)
     return LimitTrend(key, label, unit, limit, pts, slope, until, latest)
-
-
-def account_history(store: Store, account: str, region: str, start: int, end: int) -> list[dict[str, Any]]:
-    """Hourly snapshots of limits and usage in [start, end), oldest first (empty if none were kept)."""
-    return [dict(r) for r in store.query("SELECT * FROM account_history WHERE account = ? AND region = ? "
-                                         "AND ts >= ? AND ts < ? ORDER BY ts", (account, region, start, end))]
 
 
 @dataclass
@@ -443,7 +392,7 @@ def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, en
     if not names:
         return None
     sums: dict[int, float] = defaultdict(float)
-    for _, _, _, ts, v, _ in series_points(store, _account(t), t.region, ["ConcurrentExecutions"], start, end, names):
+    for _, _, _, ts, v, _ in store.series_points(_account(t), t.region, ["ConcurrentExecutions"], start, end, names):
         sums[ts] += v
     return max(sums.values()) if sums else None
 
@@ -461,37 +410,10 @@ def function_detail(store: Store, account: str, region: str, name: str) -> Funct
     cfg = store.functions(account, region).get(name)
     if cfg is None:
         return None
-    prov = [dict(r) for r in store.query("SELECT qualifier, requested, allocated, available, status FROM provisioned "
-                                         "WHERE account = ? AND region = ? AND function = ? ORDER BY qualifier",
-                                         (account, region, name))]
+    prov = store.provisioned(account, region, name)
     arns = [a for a in (cfg["dlq_arn"], cfg["on_failure_arn"]) if a]
-    queues = {r["arn"]: dict(r) for r in store.query(
-        f"SELECT * FROM queues WHERE account = ? AND region = ? AND arn IN ({','.join('?' * len(arns))})",
-        (account, region, *arns))} if arns else {}
+    queues = {r["arn"]: r for r in store.queues(account, region, arns)}
     return FunctionDetail(cfg, prov, queues)
-
-
-def chart_step(store: Store, account: str, region: str, start: int, end: int, max_points: int = 500) -> int:
-    """The bucket size for charts of [start, end): fine enough for about max_points buckets, and never
-    finer than the coarsest resolution stored in the window (else hourly points would look like spikes
-    between zeros)."""
-    span = max(60, end - start)
-    step = next((s for s in (60, 300, 900, 3600, 21600, 86400) if span / s <= max_points), 86400)
-    coarse = max((p[5] for p in series_points(store, account, region, ["AccountConcurrentExecutions"], start, end)),
-                 default=60)
-    return max(step, coarse)
-
-
-def console_url(region: str, function: str) -> str:
-    """The AWS console page of a Lambda function."""
-    return f"https://{region}.console.aws.amazon.com/lambda/home?region={region}#/functions/{function}"
-
-
-def queue_console_url(region: str, account: str, name: str) -> str:
-    """The AWS console page of an SQS queue."""
-    from urllib.parse import quote
-    url = f"https://sqs.{region}.amazonaws.com/{account}/{name}"
-    return f"https://{region}.console.aws.amazon.com/sqs/v3/home?region={region}#/queues/{quote(url, safe='')}"
 
 
 def _account(t: TargetReview) -> str:
@@ -504,8 +426,6 @@ def _account(t: TargetReview) -> str:
 # -- for the overview ------------------------------------------------------------------------------
 def target_grades(t: TargetReview, thresholds: dict[str, Any]) -> dict[str, str | None]:
     """ok / warn / critical per overview number, by the configured thresholds; None where unknown."""
-    from .review import grade
-
     def g(kind: str, v: float | None) -> str | None:
         return None if v is None else grade(v, thresholds[kind])
 

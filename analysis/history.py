@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from .catalogue import BY_KEY
-from .store import Store, union_points
+from collectors.catalogue import BY_KEY
+from collectors.store import Store
 
 WEEK = 7 * 86400
 MONDAY = 4 * 86400  # the epoch fell on a Thursday
@@ -28,24 +28,13 @@ def timeseries(store: Store, account: str, region: str, metric: str, start: int,
     """
     m = BY_KEY[metric]
     align = bucket_start or (lambda ts: int(ts) // step * step)
-    where, params = ["s.account = ?", "s.region = ?", "s.metric = ?", "p.ts >= ?", "p.ts < ?"], \
-        [account, region, metric, start, end]
+    if dims is not None and not dims:
+        return _fill({}, [], start, end, step, align)
     subjects: Sequence[str] = ("",)
     if m.scope != "account":
-        subjects = list(dims) if dims is not None else [r[0] for r in store.query(
-            "SELECT name FROM functions WHERE account = ? AND region = ?", (account, region))]
+        subjects = list(dims) if dims is not None else store.function_names(account, region)
     ranges = store.coverage(account, region, start, end, m.scope, subjects)
-    if dims is not None:
-        if not dims:
-            return _fill({}, [], start, end, step, align)
-        where.append(f"s.dim IN ({','.join('?' * len(dims))})")
-        params.extend(dims)
-    if resource is not None:
-        where.append("s.resource = ?")
-        params.append(resource)
-    arm = f"SELECT p.ts AS ts, p.value AS value FROM series s JOIN {{points}} p ON p.series_id = s.id " \
-          f"WHERE {' AND '.join(where)}"
-    rows = store.query(f"SELECT ts, SUM(value) FROM ({union_points(arm)}) GROUP BY ts", params * 3)
+    rows = store.summed_points(account, region, metric, start, end, dims, resource)
     buckets: dict[int, float] = {}
     for ts, v in rows:
         b = align(ts)

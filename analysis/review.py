@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from .config import Threshold
-from .store import Store
+from collectors.config import Threshold
+from collectors.store import Store
 
 UNRESERVED_FLOOR = 100  # Lambda keeps at least this much concurrency unreserved
 # unknown ranks above warn: what is not known may be critical; a known critical still comes first.
@@ -136,7 +136,7 @@ class Review:
     targets: list[TargetReview]
     findings: list[Finding]
     errors: list[dict[str, Any]]   # each target's latest collection errors
-    cost: Any = None               # collectors.cost.Cost, attached by the caller (what collecting costs)
+    cost: Any = None               # analysis.cost.Cost, attached by the caller (what collecting costs)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False)
@@ -192,7 +192,7 @@ def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold],
     Per-function series may lag `function_max_age_s` (read on their own, slower cadence)."""
     now = end if now is None else now
     health = {(h["target"], h["region"]): h for h in store.health()}
-    accounts = {(a["target"], a["region"]): dict(a) for a in store.query("SELECT * FROM accounts")}
+    accounts = {(a["target"], a["region"]): a for a in store.accounts()}
     keys = sorted(set(expected) | health.keys() | accounts.keys())
     fn_age = max_age_s if function_max_age_s is None else function_max_age_s
     targets = [_target(store, key, health.get(key), accounts.get(key), start, end, now, thresholds, group_kind,
@@ -206,17 +206,12 @@ def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold],
 
 def latest_errors(store: Store) -> list[dict[str, Any]]:
     """Errors of each (target, region)'s latest attempt (what is failing now)."""
-    return [dict(r) for r in store.query(
-        "SELECT e.target, e.region, e.account, e.source, e.api, e.code, e.message, e.at FROM errors e "
-        "JOIN target_health h ON h.target = e.target AND h.region = e.region AND h.last_cycle = e.cycle_id "
-        "ORDER BY e.target, e.region, e.source")]
+    return store.latest_errors()
 
 
 def _health(store: Store, h: dict[str, Any] | None, account: str | None, region: str, now: float,
             max_age_s: float) -> Health:
-    errors = [] if h is None else [dict(r) for r in store.query(
-        "SELECT target, region, account, source, api, code, message, at FROM errors "
-        "WHERE cycle_id = ? AND target = ? AND region = ? ORDER BY source, api", (h["last_cycle"], h["target"], region))]
+    errors = [] if h is None else store.errors(h["last_cycle"], h["target"], region)
     data_end = store.data_end(account, region) if account else None
     h = h or {}
     return Health(last_attempt=h.get("last_attempt"), last_success=h.get("last_success"),
@@ -283,13 +278,11 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
         return max((mx for _, _, mx in by_dim.get((metric, dim), ())), default=0.0)
 
     functions = store.functions(account, region)
-    prov_rows = store.query("SELECT function, qualifier, requested, allocated FROM provisioned "
-                            "WHERE account = ? AND region = ?", (account, region))
+    prov_rows = store.provisioned(account, region)
     prov_by_fn: dict[str, int] = defaultdict(int)
     for p in prov_rows:
         prov_by_fn[p["function"]] += p["allocated"] or p["requested"] or 0
-    queues = {q["arn"]: dict(q) for q in store.query("SELECT * FROM queues WHERE account = ? AND region = ?",
-                                                     (account, region))}
+    queues = {q["arn"]: q for q in store.queues(account, region)}
 
     def depth(arn: str | None) -> int | None:
         """Messages waiting now; None when not read, not readable, or read longer ago than max_age."""

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Collection
-from .store import Store
+from collectors.config import Collection
+from collectors.store import Store
 
 PRICE_PER_1000_METRICS = 0.01    # GetMetricData
 PRICE_PER_1000_REQUESTS = 0.01   # ListMetrics

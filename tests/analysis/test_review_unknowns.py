@@ -1,12 +1,12 @@
 """Never a false OK: what the review says when it does not know (small literal stores)."""
 import pytest
 
-from collectors import review, triage
+from analysis import review, triage
 from collectors.config import DEFAULT_THRESHOLDS
 from collectors.model import CollectError
 from collectors.store import Store
 
-from .helpers import ACCOUNT, REGION, T0, AccountInfo, Covered, Point, ProvisionedConfig, QueueDepth, fn, result
+from tests.collectors.helpers import ACCOUNT, REGION, T0, AccountInfo, Covered, Point, ProvisionedConfig, QueueDepth, fn, result
 
 END = T0 + 3600
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs-dlq"

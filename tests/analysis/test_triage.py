@@ -1,15 +1,18 @@
-"""collectors.triage over small literal stores and the dashboard's seeded store."""
+"""analysis.triage over small literal stores and the dashboard's seeded store."""
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from collectors import config, review, triage
+from analysis import review, triage
+from collectors import config
 from collectors.config import Grouping, PrefixRule
 from collectors.model import CollectError, TargetResult
 from collectors.store import Store
+from dashboard import charts, links
 from tests.dashboard.seed import MARKUP_TEAM, PROD, STAGING, seed
 
 
@@ -133,13 +136,13 @@ def test_data_status_and_version(tmp_path: Path):
     st = Store(tmp_path / "s.db")
     empty = triage.data_status(st)
     assert (empty.cycles_finished, empty.runs, empty.errors, empty.last_data_at) == (0, [], [], None)
-    v0 = triage.data_version(st)
+    v0 = st.data_version()
     cid = st.begin_cycle(100.0)
     st.write_target(cid, TargetResult("prod", "us-east-1", None, 100.0, 101.0, errors=[
         CollectError("session", "sts:AssumeRole", "AccessDenied", "no")]))
     running = triage.data_status(st)
     assert running.running_since == 100.0 and [e["code"] for e in running.errors] == ["AccessDenied"]
-    assert triage.data_version(st) != v0
+    assert st.data_version() != v0
     st.end_cycle(cid, 102.0)
     done = triage.data_status(st)
     assert (done.cycles_finished, done.running_since, done.last_cycle_finished_at) == (1, None, 102.0)
@@ -153,9 +156,15 @@ def test_function_detail_and_chart_step(seeded):
     assert triage.function_detail(store, PROD, "us-east-1", "nope") is None
     q = triage.function_detail(store, PROD, "us-east-1", "orders-ingest")
     assert list(q.queues.values())[0]["visible"] == 42
-    assert triage.chart_step(store, PROD, "us-east-1", end - 3600, end) == 60
-    assert triage.chart_step(store, PROD, "us-east-1", end - 86400, end) == 3600   # hourly history in the window
-    assert triage.chart_step(store, STAGING, "eu-west-1", end - 86400, end) == 300
+    coarsest = partial(store.coarsest_step, metric="AccountConcurrentExecutions")
+    assert coarsest(PROD, "us-east-1", start=end - 3600, end=end) == 60
+    assert coarsest(PROD, "us-east-1", start=end - 86400, end=end) == 3600   # hourly history in the window
+    assert coarsest(STAGING, "eu-west-1", start=end - 86400, end=end) == 60
+    assert coarsest("999999999999", "eu-west-1", start=end - 86400, end=end) is None
+    assert charts.step(end - 3600, end, 60) == 60
+    assert charts.step(end - 86400, end, 3600) == 3600
+    assert charts.step(end - 86400, end, 60) == 300 == charts.step(end - 86400, end, None)
+    assert charts.step(end - 30 * 86400, end, 300) == 21600
 
 
 def test_target_grades(seeded):
@@ -173,8 +182,8 @@ def test_throttling_groups():
 
 
 def test_console_urls():
-    assert triage.console_url("eu-west-1", "f") == \
+    assert links.console_url("eu-west-1", "f") == \
         "https://eu-west-1.console.aws.amazon.com/lambda/home?region=eu-west-1#/functions/f"
-    assert triage.queue_console_url("eu-west-1", "1", "q") == (
+    assert links.queue_console_url("eu-west-1", "1", "q") == (
         "https://eu-west-1.console.aws.amazon.com/sqs/v3/home?region=eu-west-1#/queues/"
         "https%3A%2F%2Fsqs.eu-west-1.amazonaws.com%2F1%2Fq")

@@ -3,11 +3,11 @@ import json
 
 import pytest
 
-from collectors import history, review
+from analysis import history, review
 from collectors.config import DEFAULT_THRESHOLDS
 from collectors.store import Store
 
-from .helpers import ACCOUNT, REGION, T0, AccountInfo, Point, ProvisionedConfig, QueueDepth, fn, result
+from tests.collectors.helpers import ACCOUNT, REGION, T0, AccountInfo, Point, ProvisionedConfig, QueueDepth, fn, result
 
 DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:orders-dlq"
 NOW = T0 + 60   # the review's clock: the queue depths read at T0 + 1 are current
