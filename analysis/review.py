@@ -21,6 +21,52 @@ SEVERITY = {"ok": 0, "warn": 1, "unknown": 2, "critical": 3}
 DEFAULT_MAX_AGE_S = 180
 
 
+@dataclass(frozen=True)
+class Check:
+    """One rule of the review: which figure of which subject is graded against which threshold, and how
+    its finding reads. The review grades by walking CHECKS; every status a page, export, alert or the CLI
+    shows comes from here (no page grades anything)."""
+    kind: str            # the threshold key ([thresholds] in the config)
+    subject: str         # account | function | queue
+    figure: str          # the graded attribute of TargetReview, FunctionReview or QueueReview
+    limit: str | None    # graded as figure / limit where set (the limit's attribute), else the figure itself
+    label: str           # what the figure is, on tiles and in tables
+    message: str         # the finding, with {name}, {value}, {limit} and {pct} filled in
+    unit: str = "count"  # count | bytes
+
+
+CHECKS: tuple[Check, ...] = (
+    Check("concurrency", "account", "peak_concurrency", "concurrency_limit", "Peak concurrent executions",
+          "peak concurrency {value} of {limit} ({pct})"),
+    Check("claimed_concurrency", "account", "peak_claimed_concurrency", "concurrency_limit", "Peak claimed concurrency",
+          "peak claimed concurrency {value} of {limit} ({pct})"),
+    Check("reserved_allocation", "account", "reserved_total", "reservable", "Reserved concurrency",
+          "{value} reserved of the {limit} that may be reserved ({pct}; Lambda keeps 100 unreserved)"),
+    Check("code_storage", "account", "code_storage_used_bytes", "code_storage_limit_bytes", "Code storage",
+          "code storage {value} of {limit} ({pct})", "bytes"),
+    Check("function_concurrency", "function", "peak_concurrency", "reserved_concurrency", "Peak concurrency",
+          "{name}: peak concurrency {value} of {limit} reserved ({pct})"),
+    Check("throttles", "function", "throttles", None, "Throttles", "{name}: {value} throttles"),
+    Check("async_events_dropped", "function", "async_events_dropped", None, "Async events dropped",
+          "{name}: {value} async events dropped"),
+    Check("dead_letter_errors", "function", "dead_letter_errors", None, "Dead-letter errors",
+          "{name}: {value} dead-letter errors (events lost)"),
+    Check("destination_delivery_failures", "function", "destination_delivery_failures", None,
+          "Destination delivery failures", "{name}: {value} destination delivery failures (events lost)"),
+    Check("provisioned_spillover", "function", "provisioned_spillover", None, "Provisioned spillover",
+          "{name}: {value} invocations spilled over provisioned concurrency"),
+    Check("dlq_messages", "queue", "visible", None, "Messages waiting", "DLQ {name}: {value} messages waiting"),
+)
+CHECK = {c.kind: c for c in CHECKS}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The grade of one figure of one subject, with the reason a reader is shown."""
+    status: str | None   # ok | warn | critical | unknown; None: not configured (nothing to grade)
+    reason: str
+
+
 @dataclass
 class Finding:
     severity: str          # warn | critical | unknown
@@ -75,6 +121,19 @@ class FunctionReview:
     config_read_at: float | None = None
     coverage_ratio: float = 0.0        # share of the window its metrics were collected for
     metrics_known: str = "complete"    # complete | partial | none (see known_figure)
+    findings: list[Finding] = field(default_factory=list)   # why its status is not ok (its queues' included)
+
+    @property
+    def queued_messages(self) -> int | None:
+        """Messages waiting in its dead-letter queue and on-failure destination (each queue once), as a
+        group counts them; None when neither is configured or none was read."""
+        depths = {self.dlq_arn: self.dlq_messages, self.on_failure_arn: self.on_failure_messages}
+        depths.pop(None, None)
+        return _int(known_sum(depths.values())) if depths else None
+
+    def verdict(self, kind: str) -> Verdict:
+        """The grade of one of its checked figures (a CHECKS kind of subject function, or dlq_messages)."""
+        return _verdict(self, kind, self.findings)
 
 
 @dataclass
@@ -90,6 +149,19 @@ class GroupReview:
     async_events_dropped: float | None
     dlq_messages: int | None
     status: str = "ok"
+    reason: str = ""       # why, when not ok: the worst member's first reason
+
+
+@dataclass
+class QueueReview:
+    """A dead-letter queue or on-failure destination of the target, as last read."""
+    name: str
+    arn: str
+    visible: int | None      # messages waiting now; None: not read, unreadable or read too long ago
+    error: str | None
+    updated_at: float
+    status: str
+    reason: str = ""
 
 
 @dataclass
@@ -126,6 +198,18 @@ class TargetReview:
     functions: list[FunctionReview] = field(default_factory=list)
     groups: list[GroupReview] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
+    queues: list[QueueReview] = field(default_factory=list)
+
+    @property
+    def reservable(self) -> int | None:
+        """What may be reserved: the limit less the 100 Lambda keeps unreserved."""
+        lim = self.concurrency_limit
+        return lim - UNRESERVED_FLOOR if lim and lim > UNRESERVED_FLOOR else None
+
+    def verdict(self, kind: str) -> Verdict:
+        """The grade of one CHECKS kind for the whole target: its own figure for account checks; for
+        function and queue checks the worst subject's (with how many), unknown where not all are known."""
+        return _verdict(self, kind, self.findings)
 
 
 @dataclass
@@ -153,10 +237,15 @@ def worst(*statuses: str) -> str:
     return max(statuses, key=SEVERITY.__getitem__, default="ok")
 
 
+def worst_verdict(*verdicts: Verdict) -> Verdict:
+    """The most severe of several verdicts (a tile showing two graded figures), unknown over not graded."""
+    return max(verdicts, key=lambda v: SEVERITY[v.status] if v.status else -1)
+
+
 def grade(value: float | None, t: Threshold) -> str:
-    """ok / warn / critical for a value against a threshold; unknown values are not graded."""
+    """ok / warn / critical for a value against a threshold; unknown for an unknown value."""
     if value is None:
-        return "ok"
+        return "unknown"
     return "critical" if value >= t.critical else "warn" if value >= t.warn else "ok"
 
 
@@ -293,12 +382,25 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
 
     findings: list[Finding] = []
 
-    def check(kind: str, subject: str, value: float | None, limit: float | None, text: str) -> str:
-        """Grade value (a ratio for limit-based thresholds, a count otherwise) and record a finding."""
-        s = grade(value, th[kind])
-        if s != "ok":
-            findings.append(Finding(s, kind, account, region, subject, value, limit, text))
-        return s
+    def check(subject: str, obj: Any, name: str) -> list[Finding]:
+        """Walk the CHECKS of one subject kind over one subject; what is not ok becomes a finding."""
+        return [x for c in CHECKS if c.subject == subject if (x := _grade(c, obj, name, th, account, region))]
+
+    # Dead-letter queues and on-failure destinations first, once each however many functions feed
+    # them: a function's status includes its queues' (what waits there is its events).
+    queue_reviews, queue_findings = [], {}
+    for arn, q in sorted(queues.items(), key=lambda kv: (kv[1]["name"], kv[0])):
+        qr = QueueReview(q["name"], arn, depth(arn), q["error"], q["updated_at"], "ok")
+        if (fq := check("queue", qr, q["name"])):
+            findings.extend(fq)
+            queue_findings[arn] = fq[0]
+            qr.status, qr.reason = fq[0].severity, fq[0].message
+        elif qr.visible is None:
+            qr.status = "unknown"
+            qr.reason = (f"DLQ {q['name']}: {q['error']}" if q["error"] else
+                         f"DLQ {q['name']}: not read within the max age ({age_text(max_age_s)})"
+                         if q["visible"] is not None else f"DLQ {q['name']}: depth not read")
+        queue_reviews.append(qr)
 
     fn_reviews = []
     for name, f in sorted(functions.items()):
@@ -331,29 +433,23 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
             on_failure_messages=depth(f["on_failure_arn"]) if config_known else None,
             config_known=config_known, config_read_at=f["detail_at"],
             coverage_ratio=round(secs / span, 4) if span > 0 else 0.0, metrics_known=k)
-        st = [check("throttles", name, fr.throttles, None, f"{name}: {_n(fr.throttles)} throttles"),
-              check("async_events_dropped", name, fr.async_events_dropped, None,
-                    f"{name}: {_n(fr.async_events_dropped)} async events dropped"),
-              check("dead_letter_errors", name, fr.dead_letter_errors, None,
-                    f"{name}: {_n(fr.dead_letter_errors)} dead-letter errors (events lost)"),
-              check("destination_delivery_failures", name, fr.destination_delivery_failures, None,
-                    f"{name}: {_n(fr.destination_delivery_failures)} destination delivery failures"),
-              check("provisioned_spillover", name, spill, None,
-                    f"{name}: {_n(spill)} invocations spilled over provisioned concurrency")]
-        if fr.reserved_concurrency and fr.peak_concurrency is not None:
-            st.append(check("function_concurrency", name, fr.peak_concurrency / fr.reserved_concurrency,
-                            fr.reserved_concurrency, f"{name}: peak {_n(fr.peak_concurrency)} of "
-                            f"{fr.reserved_concurrency} reserved"))
-        if k != "complete" or not config_known:
-            st.append("unknown")
-        fr.status = worst(*st)
+        if fr.max_async_event_age_ms == 0 and (fr.async_events_dropped or 0) > 0:
+            fr.max_async_event_age_ms = None   # events were dropped, so they aged: the age is not stored, not 0
+        own = check("function", fr, name)
+        findings.extend(own)
+        fr.findings = own + [queue_findings[a] for a in dict.fromkeys((fr.dlq_arn, fr.on_failure_arn))
+                             if a in queue_findings]
+        if k != "complete":
+            fr.findings.append(Finding("unknown", "incomplete", account, region, name, fr.coverage_ratio, None,
+                                       f"{name}: metrics collected for {100 * fr.coverage_ratio:.0f} % of the window"
+                                       if k == "partial" else f"{name}: metrics not collected in the window"))
+        if not config_known:
+            fr.findings.append(Finding("unknown", "incomplete", account, region, name, None, None,
+                                       f"{name}: reserved and provisioned concurrency and destinations unknown "
+                                       "(the per-function calls failed)"))
+        fr.findings.sort(key=lambda x: -SEVERITY[x.severity])
+        fr.status = worst(*(x.severity for x in fr.findings))
         fn_reviews.append(fr)
-
-    # Dead-letter queues, once each however many functions feed them.
-    for arn, q in sorted(queues.items()):
-        waiting = depth(arn)
-        if waiting is not None:
-            check("dlq_messages", q["name"], waiting, None, f"DLQ {q['name']}: {waiting} messages waiting")
 
     # The account's own series, and the fleet's totals (known when every listed function is).
     ka = known("account")
@@ -379,20 +475,26 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
     if not listed:   # never listed: sums over functions and their queues are over an unknown set
         reserved_total = provisioned_total = dlq_messages = None
         spill_total = spill_total or None
-    st = []
-    if limit:
-        st.append(check("concurrency", "account", _ratio(peak_conc, limit), limit,
-                        f"peak concurrency {_n(peak_conc)} of {limit} ({_pct(peak_conc, limit)})"))
-        st.append(check("claimed_concurrency", "account", _ratio(peak_claimed, limit), limit,
-                        f"peak claimed concurrency {_n(peak_claimed)} of {limit} ({_pct(peak_claimed, limit)})"))
-        if limit > UNRESERVED_FLOOR and reserved_total is not None:
-            st.append(check("reserved_allocation", "account", reserved_total / (limit - UNRESERVED_FLOOR),
-                            limit - UNRESERVED_FLOOR, f"{reserved_total} reserved of the {limit - UNRESERVED_FLOOR} "
-                            f"that may be reserved (limit {limit} less the {UNRESERVED_FLOOR} unreserved floor)"))
-    if acc["code_storage_limit"]:
-        st.append(check("code_storage", "account", _ratio(acc["code_storage_used"], acc["code_storage_limit"]),
-                        acc["code_storage_limit"], f"code storage {_gb(acc['code_storage_used'])} of "
-                        f"{_gb(acc['code_storage_limit'])} ({_pct(acc['code_storage_used'], acc['code_storage_limit'])})"))
+    groups = _groups(store, account, region, group_kind, start, end, fn_reviews)
+    t = TargetReview(
+        target=target, account=account, region=region, updated_at=acc["updated_at"],
+        coverage_ratio=round(cov.get(("account", ""), (0, None))[0] / span, 4) if span > 0 else 0.0,
+        concurrency_limit=limit, quota_concurrency=acc["quota_concurrency"], unreserved_limit=acc["unreserved_limit"],
+        peak_concurrency=peak_conc, peak_claimed_concurrency=peak_claimed,
+        peak_unreserved_concurrency=known_figure(peak("UnreservedConcurrentExecutions"), ka),
+        concurrency_headroom=headroom,
+        concurrency_headroom_pct=round(100 * headroom / limit, 2) if headroom is not None and limit else None,
+        reserved_total=reserved_total, provisioned_total=provisioned_total,
+        code_storage_used_bytes=acc["code_storage_used"], code_storage_limit_bytes=acc["code_storage_limit"],
+        function_count=acc["function_count"] if acc["function_count"] is not None else len(functions) or None,
+        invocations=known_figure(total("Invocations"), kf), throttles=known_figure(total("Throttles"), kf),
+        async_events_dropped=known_figure(total("AsyncEventsDropped"), kf),
+        dead_letter_errors=known_figure(total("DeadLetterErrors"), kf),
+        destination_delivery_failures=known_figure(total("DestinationDeliveryFailures"), kf),
+        provisioned_spillover=spill_total, dlq_messages=dlq_messages,
+        status="ok", health=health, functions_unknown=fns_unknown, config_unknown=config_unknown,
+        functions=fn_reviews, groups=groups, findings=findings, queues=queue_reviews)
+    findings[:0] = check("account", t, "account")
 
     def unknown(kind: str, text: str, value: float | None = None) -> None:
         findings.append(Finding("unknown", kind, account, region, "account", value, None, f"{target} {region}: {text}"))
@@ -416,27 +518,10 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
     unread = len(local) - sum(depth(arn) is not None for arn in local)
     if unread:
         unknown("incomplete", f"{unread:,} dead-letter queue(s) not read within the max age", unread)
-    status = worst(*st, *(f.status for f in fn_reviews), *(x.severity for x in findings))
-
-    groups = _groups(store, account, region, group_kind, start, end, fn_reviews)
-    return TargetReview(
-        target=target, account=account, region=region, updated_at=acc["updated_at"],
-        coverage_ratio=round(cov.get(("account", ""), (0, None))[0] / span, 4) if span > 0 else 0.0,
-        concurrency_limit=limit, quota_concurrency=acc["quota_concurrency"], unreserved_limit=acc["unreserved_limit"],
-        peak_concurrency=peak_conc, peak_claimed_concurrency=peak_claimed,
-        peak_unreserved_concurrency=known_figure(peak("UnreservedConcurrentExecutions"), ka),
-        concurrency_headroom=headroom,
-        concurrency_headroom_pct=round(100 * headroom / limit, 2) if headroom is not None and limit else None,
-        reserved_total=reserved_total, provisioned_total=provisioned_total,
-        code_storage_used_bytes=acc["code_storage_used"], code_storage_limit_bytes=acc["code_storage_limit"],
-        function_count=acc["function_count"] if acc["function_count"] is not None else len(functions) or None,
-        invocations=known_figure(total("Invocations"), kf), throttles=known_figure(total("Throttles"), kf),
-        async_events_dropped=known_figure(total("AsyncEventsDropped"), kf),
-        dead_letter_errors=known_figure(total("DeadLetterErrors"), kf),
-        destination_delivery_failures=known_figure(total("DestinationDeliveryFailures"), kf),
-        provisioned_spillover=spill_total, dlq_messages=dlq_messages,
-        status=status, health=health, functions_unknown=fns_unknown, config_unknown=config_unknown,
-        functions=fn_reviews, groups=groups, findings=findings)
+    findings.sort(key=lambda x: -SEVERITY[x.severity])
+    # every status is the worst of its findings: the target's are all of its own and its subjects'
+    t.status = worst(*(f.status for f in fn_reviews), *(x.severity for x in findings))
+    return t
 
 
 def _int(v: float | None) -> int | None:
@@ -470,6 +555,11 @@ def group_totals(kind: str, members: dict[str, list[FunctionReview]], peaks: dic
             throttles=known_sum(f.throttles for f in fs), reserved_total=_int(reserved),
             async_events_dropped=known_sum(f.async_events_dropped for f in fs),
             dlq_messages=_int(known_sum(dlqs.values())), status=worst(*(f.status for f in fs))))
+        g = out[-1]
+        bad = [f for f in fs if f.status == g.status and f.findings]
+        if g.status != "ok" and bad:
+            more = f" (+{len(bad) - 1:,} more function(s) {g.status})" if len(bad) > 1 else ""
+            g.reason = bad[0].findings[0].message + more
     return out
 
 
@@ -483,18 +573,78 @@ def age_text(seconds: float) -> str:
     return f"{m // 1440} d {m % 1440 // 60} h"
 
 
-def _ratio(v: float | None, limit: float | None) -> float | None:
-    return v / limit if v is not None and limit else None
+def _grade(c: Check, obj: Any, name: str, th: dict[str, Threshold], account: str | None, region: str
+           ) -> Finding | None:
+    """The finding of one check over one subject, or None when ok, unknown (reported apart, once per
+    target) or not configured (no limit of its own: nothing to grade)."""
+    value = getattr(obj, c.figure)
+    limit = getattr(obj, c.limit) if c.limit else None
+    if value is None or (c.limit and not limit):
+        return None
+    graded = value / limit if limit else value
+    severity = grade(graded, th[c.kind])
+    if severity == "ok":
+        return None
+    size = _size if c.unit == "bytes" else _n
+    text = c.message.format(name=name, value=size(value), limit=size(limit), pct=_pct(graded))
+    return Finding(severity, c.kind, account, region, name, graded, limit, text)
 
 
-def _pct(v: float | None, limit: float | None) -> str:
-    r = _ratio(v, limit)
-    return "unknown" if r is None else f"{100 * r:.0f} %"
+NOT_CONFIGURED = {"function_concurrency": "no reserved concurrency (uses the unreserved pool)",
+                  "provisioned_spillover": "no provisioned concurrency",
+                  "dlq_messages": "no dead-letter queue or on-failure destination"}
+
+
+def summary(kind: str, findings: Iterable[Finding]) -> tuple[Verdict, Finding] | None:
+    """The verdict of one kind over several findings (the worst one's message, and how many more), with
+    that worst finding; None when none is of that kind."""
+    mine = [f for f in findings if f.kind == kind]
+    if not mine:
+        return None
+    top = max(mine, key=lambda f: SEVERITY[f.severity])   # the first of the worst: findings come sorted
+    more = f" (+{len(mine) - 1:,} more)" if len(mine) > 1 else ""
+    return Verdict(top.severity, top.message + more), top
+
+
+def _verdict(obj: "TargetReview | FunctionReview", kind: str, findings: list[Finding]) -> Verdict:
+    c = CHECK[kind]
+    if (s := summary(kind, findings)) is not None:
+        return s[0]
+    if isinstance(obj, TargetReview) and c.subject != "account":
+        # the target's figure for the kind (its total), known when every subject's is
+        known = obj.functions_unknown == 0 if kind == "function_concurrency" else getattr(obj, kind) is not None
+        return Verdict("ok", "") if known else Verdict("unknown", "not collected for every function")
+    if isinstance(obj, FunctionReview) and kind == "dlq_messages":
+        if not (obj.dlq_arn or obj.on_failure_arn):
+            return Verdict(None, NOT_CONFIGURED[kind])
+        known_q = obj.dlq_messages is not None or obj.on_failure_messages is not None
+        return Verdict("ok", "") if known_q else Verdict("unknown", "depth not read within the max age")
+    if isinstance(obj, FunctionReview) and not obj.config_known and kind in NOT_CONFIGURED:
+        return Verdict("unknown", "configuration unknown (the per-function calls failed)")
+    if isinstance(obj, FunctionReview) and kind == "provisioned_spillover" and obj.provisioned == 0:
+        return Verdict(None, NOT_CONFIGURED[kind])
+    value = getattr(obj, c.figure)
+    if c.limit and not getattr(obj, c.limit):
+        if kind in NOT_CONFIGURED:
+            return Verdict(None, NOT_CONFIGURED[kind])
+        return Verdict("unknown", "limit unknown")
+    if value is None:
+        return Verdict("unknown", "not collected for the whole window")
+    return Verdict("ok", "")
+
+
+def _pct(r: float) -> str:
+    """A share as a percent: 0.8 %, 13 %, 100 %."""
+    p = 100 * r
+    return f"{p:.1f} %" if 0 < p < 10 else f"{p:.0f} %"
 
 
 def _n(v: float | None) -> str:
     return "unknown" if v is None else f"{v:,.0f}"
 
 
-def _gb(v: float | None) -> str:
-    return "unknown" if v is None else f"{v / 1024 ** 3:.1f} GB"
+def _size(v: float | None) -> str:
+    """Bytes in the unit that shows them: 31.5 MB, 60.2 GB."""
+    if v is None:
+        return "unknown"
+    return f"{v / 1024 ** 2:,.1f} MB" if v < 1024 ** 3 else f"{v / 1024 ** 3:,.1f} GB"

@@ -18,8 +18,7 @@ from collectors.grouping import prefix_group
 from collectors.store import Store
 
 from . import history
-from .review import (SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, grade, group_totals,
-                     worst)
+from .review import SEVERITY, UNRESERVED_FLOOR, FunctionReview, GroupReview, TargetReview, group_totals
 
 EPISODE_GAP_S = 900   # a throttling streak ends after 15 minutes without a throttle
 NO_GROUP = ""         # group name of functions without the tag (an empty tag is no tag, as in grouping.py)
@@ -74,7 +73,8 @@ class ThrottleRow:
     reserved_concurrency: int | None
     since: int | None                 # start of the latest throttling streak (epoch s)
     last_seen: int | None
-    status: str
+    status: str                       # the function's, from the review
+    reason: str                       # why, from the review ("" when ok)
 
 
 def _nonzero_points(store: Store, account: str, region: str, metric: str, start: int, end: int,
@@ -112,7 +112,7 @@ def throttling(store: Store, t: TargetReview, start: int, end: int) -> list[Thro
         pts = points.get(f.name, [])
         rows.append(ThrottleRow(_account(t), t.region, f.name, f.groups.get("prefix"), f.throttles, inv, rate,
                                 f.peak_concurrency, f.reserved_concurrency, streak_start(pts),
-                                pts[-1][0] if pts else None, f.status))
+                                pts[-1][0] if pts else None, f.status, _reason(f)))
     return sorted(rows, key=lambda r: (-SEVERITY[r.status], -r.throttles, r.function))
 
 
@@ -128,14 +128,15 @@ class AsyncRow:
     max_async_event_age_ms: float | None
     dlq_arn: str | None
     on_failure_arn: str | None
-    status: str
+    status: str                   # the function's, from the review
+    reason: str
 
 
 def async_failures(t: TargetReview) -> list[AsyncRow]:
     """Functions that dropped or lost async events, worst first (events lost before events dropped)."""
     rows = [AsyncRow(_account(t), t.region, f.name, f.groups.get("prefix"), f.async_events_dropped,
                      f.dead_letter_errors, f.destination_delivery_failures, f.max_async_event_age_ms,
-                     f.dlq_arn, f.on_failure_arn, f.status)
+                     f.dlq_arn, f.on_failure_arn, f.status, _reason(f))
             for f in t.functions
             if f.async_events_dropped or f.dead_letter_errors or f.destination_delivery_failures]
     return sorted(rows, key=lambda r: (-SEVERITY[r.status], -((r.dead_letter_errors or 0)
@@ -157,7 +158,8 @@ class QueueRow:
     growth_per_hour: float | None  # live depth minus the depth an hour earlier, per hour
     peak_visible: float | None
     feeders: list[str]           # functions whose DLQ or on-failure destination it is
-    status: str
+    status: str                  # the queue's, from the review
+    reason: str
 
 
 def queue_growth(now_visible: int | None, now_ts: float, before: float | None, before_ts: float) -> float | None:
@@ -167,8 +169,7 @@ def queue_growth(now_visible: int | None, now_ts: float, before: float | None, b
     return (now_visible - before) * 3600 / (now_ts - before_ts)
 
 
-def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any],
-                       ) -> list[QueueRow]:
+def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int) -> list[QueueRow]:
     """Every stored dead-letter queue of the target with depth, age and growth, deepest first."""
     feeders: dict[str, list[str]] = defaultdict(list)
     for f in t.functions:
@@ -183,6 +184,7 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
             ages[dim] = v   # the latest wins
         else:
             peaks[dim] = max(peaks.get(dim, v), v)
+    reviewed = {qr.arn: qr for qr in t.queues}
     rows = []
     for q in store.queues(_account(t), t.region):
         # The live depth against the metric an hour earlier (or at the window's start): the newest
@@ -192,19 +194,20 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int, thre
         before = max(then) if then else 0.0 if store.coverage(_account(t), t.region, ref, ref + 60, "queue",
                                                               [q["name"]]) else None
         covered = bool(store.coverage(_account(t), t.region, start, end, "queue", [q["name"]]))
+        verdict = reviewed.get(q["arn"])
         visible, error = q["visible"], q["error"]
         if t.health is not None and t.health.stale and visible is not None:
             # the collector has not read it lately: the last depth is history, not what waits now
             visible, error = None, (f"stale: {visible:,} message(s) when last read "
                                     f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime(q['updated_at']))}")
+        # no age point while messages wait: the age is not published yet, not 0 s
+        age = ages.get(q["name"], 0.0 if covered and visible == 0 else None)
         rows.append(QueueRow(
             _account(t), t.region, q["name"], q["arn"], visible, q["not_visible"] if visible is not None else None,
-            q["delayed"] if visible is not None else None, error,
-            ages.get(q["name"], 0.0 if covered else None),
+            q["delayed"] if visible is not None else None, error, age,
             queue_growth(visible, q["updated_at"], before, ref),
             peaks.get(q["name"], 0.0 if covered else None), sorted(feeders.get(q["arn"], [])),
-            "unknown" if visible is None and error and error.startswith("stale") else
-            grade(visible, thresholds["dlq_messages"])))
+            verdict.status if verdict else "unknown", verdict.reason if verdict else "not in the review"))
     return sorted(rows, key=lambda r: (r.visible is None, -(r.visible or 0), -(r.growth_per_hour or 0), r.name))
 
 
@@ -218,10 +221,10 @@ class SpilloverRow:
     provisioned: int | None                # allocated (or requested) for this alias, None if not configured now
     peak_provisioned_executions: float | None
     max_utilization: float | None          # 0-1
-    status: str
+    status: str                            # the function's spillover verdict, from the review
 
 
-def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: dict[str, Any]) -> list[SpilloverRow]:
+def spillover(store: Store, t: TargetReview, start: int, end: int) -> list[SpilloverRow]:
     """Aliases whose invocations spilled over their provisioned concurrency, most spillover first."""
     agg: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
     for metric, dim, res, _, v, _ in store.series_points(_account(t), t.region, [m.key for m in metrics_for("alias")],
@@ -230,6 +233,7 @@ def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: d
         agg[(dim, res)][metric] = (total + v, max(peak, v))
     prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"])
             for r in store.provisioned(_account(t), t.region)}
+    fns = {f.name: f for f in t.functions}
     rows = []
     for (fn, qual), m in agg.items():
         spill = m.get("ProvisionedConcurrencySpilloverInvocations", (0.0, 0.0))[0]
@@ -238,7 +242,7 @@ def spillover(store: Store, t: TargetReview, start: int, end: int, thresholds: d
         rows.append(SpilloverRow(_account(t), t.region, fn, qual, spill, prov.get((fn, qual)),
                                  m.get("ProvisionedConcurrentExecutions", (None, None))[1],
                                  m.get("ProvisionedConcurrencyUtilization", (None, None))[1],
-                                 grade(spill, thresholds["provisioned_spillover"])))
+                                 fns[fn].verdict("provisioned_spillover").status or "ok" if fn in fns else "unknown"))
     return sorted(rows, key=lambda r: (-SEVERITY[r.status], -r.spillover, r.function, r.qualifier))
 
 
@@ -416,43 +420,13 @@ def function_detail(store: Store, account: str, region: str, name: str) -> Funct
     return FunctionDetail(cfg, prov, queues)
 
 
+def _reason(f: FunctionReview) -> str:
+    """The review's first reason for a function's status ("" when ok)."""
+    return f.findings[0].message if f.findings else ""
+
+
 def _account(t: TargetReview) -> str:
     """The target's account: page analysis is only asked of targets that reached AWS."""
     if t.account is None:
         raise ValueError(f"{t.target} {t.region} was never collected: no account to analyse")
     return t.account
-
-
-# -- for the overview ------------------------------------------------------------------------------
-def target_grades(t: TargetReview, thresholds: dict[str, Any]) -> dict[str, str | None]:
-    """ok / warn / critical per overview number, by the configured thresholds; None where unknown."""
-    def g(kind: str, v: float | None) -> str | None:
-        return None if v is None else grade(v, thresholds[kind])
-
-    lim = t.concurrency_limit
-    out = {
-        "concurrency": g("concurrency", t.peak_concurrency / lim if lim and t.peak_concurrency is not None else None),
-        "claimed_concurrency": g("claimed_concurrency", t.peak_claimed_concurrency / lim
-                                 if lim and t.peak_claimed_concurrency is not None else None),
-        "code_storage": g("code_storage", t.code_storage_used_bytes / t.code_storage_limit_bytes
-                          if t.code_storage_limit_bytes and t.code_storage_used_bytes is not None else None),
-        "reserved_allocation": g("reserved_allocation", t.reserved_total / (lim - UNRESERVED_FLOOR)
-                                 if lim and lim > UNRESERVED_FLOOR and t.reserved_total is not None else None),
-        "throttles": g("throttles", t.throttles),
-        "async_events_dropped": g("async_events_dropped", t.async_events_dropped),
-        "dead_letter_errors": g("dead_letter_errors", t.dead_letter_errors),
-        "dlq_messages": g("dlq_messages", t.dlq_messages),
-        "provisioned_spillover": g("provisioned_spillover", t.provisioned_spillover),
-        "function_count": None if t.function_count is None else "ok",
-    }
-    known = [out["concurrency"], out["claimed_concurrency"]]
-    out["headroom"] = worst(*(s for s in known if s)) if any(known) else None
-    return out
-
-
-def throttling_groups(rows: Sequence[ThrottleRow], groups: dict[str, str]) -> list[tuple[str, float, int]]:
-    """(group, throttles, functions throttling) per group, most throttles first."""
-    acc: dict[str, list[float]] = defaultdict(list)
-    for r in rows:
-        acc[groups.get(r.function, NO_GROUP)].append(r.throttles)
-    return sorted(((g, sum(v), len(v)) for g, v in acc.items()), key=lambda x: (-x[1], x[0]))

@@ -111,22 +111,21 @@ def _limit_pair(fig: go.Figure, limit: int | None, floor: int, floor_label: str)
                            showarrow=False, font={"color": color}, xanchor="right")
 
 
-def concurrency_budget(limit: int | None, reserved: int | None, provisioned: int | None, peak: float | None,
-                       peak_claimed: float | None, floor: int = 100, title: str = "Concurrency budget",
-                       ) -> go.Figure:
-    """One horizontal bar: reserved and provisioned allocations and the unreserved pool, with the
-    peaks and the 100-unreserved floor marked against the account limit. An unknown allocation (None)
-    is named "unknown" in the legend with no bar, and the pool, which depends on it, is not drawn."""
+def concurrency_budget(limit: int | None, reserved: int | None, provisioned: int | None, unreserved: int | None,
+                       peak: float | None, peak_claimed: float | None, floor: int = 100,
+                       title: str = "Concurrency budget") -> go.Figure:
+    """Horizontal bars against the account limit: reserved and the unreserved pool (limit − reserved, the
+    review's figure, as Lambda counts it), provisioned concurrency on its own row (it sits inside a
+    function's reserved concurrency or is taken from the pool), the peaks, and the 100-unreserved floor.
+    An unknown figure (None) is named "unknown" in the legend with no bar."""
     fig = go.Figure()
     y = ["allocations"]
     fig.add_trace(go.Bar(y=y, x=[reserved], name=f"reserved {_count(reserved)}", orientation="h",
                          marker_color=PURPLE, hovertemplate="reserved: %{x:,}<extra></extra>"))
-    fig.add_trace(go.Bar(y=y, x=[provisioned], name=f"provisioned {_count(provisioned)}", orientation="h",
-                         marker_color=TEAL, hovertemplate="provisioned: %{x:,}<extra></extra>"))
-    if limit and reserved is not None and provisioned is not None:
-        rest = max(0, limit - reserved - provisioned)
-        fig.add_trace(go.Bar(y=y, x=[rest], name=f"unreserved pool {rest:,}", orientation="h",
-                             marker_color=GRAY, opacity=0.35, hovertemplate="unreserved pool: %{x:,}<extra></extra>"))
+    fig.add_trace(go.Bar(y=y, x=[unreserved], name=f"unreserved pool {_count(unreserved)}", orientation="h",
+                         marker_color=GRAY, opacity=0.35, hovertemplate="unreserved pool: %{x:,}<extra></extra>"))
+    fig.add_trace(go.Bar(y=["provisioned"], x=[provisioned], name=f"provisioned {_count(provisioned)}",
+                         orientation="h", marker_color=TEAL, hovertemplate="provisioned: %{x:,}<extra></extra>"))
     ys = ["peaks"]
     if peak is not None:
         fig.add_trace(go.Bar(y=ys, x=[peak], name=f"peak concurrency {peak:,.0f}", orientation="h",
@@ -140,7 +139,7 @@ def concurrency_budget(limit: int | None, reserved: int | None, provisioned: int
     fig.update_layout(barmode="stack", height=270, title={"text": plain(title), "x": 0, "font": {"size": 15}},
                       margin={"l": 10, "r": 10, "t": 80, "b": 10}, legend={"orientation": "h", "y": -0.2, "x": 0})
     fig.update_xaxes(range=[0, max(v for v in (limit or 0, peak or 0, peak_claimed or 0,
-                                               (reserved or 0) + (provisioned or 0), 1)) * 1.05])
+                                               (reserved or 0) + (unreserved or 0), 1)) * 1.05])
     return fig
 
 

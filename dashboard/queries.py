@@ -109,13 +109,13 @@ def throttling(s: Store, cfg: str, start: int, end: int, account: str, region: s
 @_cached
 def queues(s: Store, cfg: str, start: int, end: int, account: str, region: str) -> list[triage.QueueRow]:
     t = target(cfg, start, end, account, region)
-    return triage.dead_letter_queues(s, t, start, end, settings(cfg).thresholds) if t else []
+    return triage.dead_letter_queues(s, t, start, end) if t else []
 
 
 @_cached
 def spillover(s: Store, cfg: str, start: int, end: int, account: str, region: str) -> list[triage.SpilloverRow]:
     t = target(cfg, start, end, account, region)
-    return triage.spillover(s, t, start, end, settings(cfg).thresholds) if t else []
+    return triage.spillover(s, t, start, end) if t else []
 
 
 @_cached

@@ -3,13 +3,20 @@ from __future__ import annotations
 
 import streamlit as st
 
+from analysis.review import Verdict
 from dashboard import fmt
 
+NOT_GRADED = ":gray[:material/remove:]"
 
-def tile(label: str, value: str, detail: str, status: str | None, help: str | None = None) -> None:
-    """A bordered number coloured by its threshold status (None = unknown, grey)."""
+
+def tile(label: str, value: str, detail: str, verdict: Verdict | None, help: str | None = None) -> None:
+    """A bordered number coloured by the review's verdict on it, with the verdict's reason under it
+    (grey: unknown, or nothing to grade: a figure no threshold applies to, or not configured)."""
+    status = verdict.status if verdict else None
     with st.container(border=True):
         st.caption(label, help=help)
         st.markdown(f"### :{fmt.STATUS_COLOR[status]}[{value}]")
-        st.caption(f"{fmt.STATUS_ICON[status]} {detail}")
+        st.caption(f"{fmt.STATUS_ICON[status] if status else NOT_GRADED} {detail}")
+        if verdict and verdict.reason and status != "ok":
+            st.caption(fmt.md(verdict.reason))
 

@@ -2,7 +2,7 @@
 import pandas as pd
 import streamlit as st
 
-from analysis.review import SEVERITY
+from analysis.review import SEVERITY, worst_verdict
 from collectors.catalogue import BY_KEY, metrics_for
 from dashboard import charts, fmt, links, queries, state
 from dashboard.widgets import tile
@@ -57,26 +57,30 @@ c = detail.config
 st.subheader(f"{fmt.STATUS_ICON[fr.status]} {fmt.md(name)}")
 st.markdown(f"{fmt.md(tnames[f'{account}/{region}'])} · group **{fmt.md(fmt.group_label(gm.get(name)))}** · "
             f"[AWS console ↗]({links.console_url(region, name)})")
+# why it has its colour: the review's findings about it, worst first
+for x in fr.findings:
+    st.markdown(f"{fmt.STATUS_ICON[x.severity]} {fmt.md(x.message)}")
 
 cols = st.columns(5)
 with cols[0]:
     res = fr.reserved_concurrency
     tile("Peak concurrency", f"{fmt.n(fr.peak_concurrency)}" + (f" / {res:,}" if res else ""),
          "of its reserved concurrency" if res else "no reserved concurrency (shares the unreserved pool)",
-         None if fr.peak_concurrency is None else fr.status if res else "ok")
+         fr.verdict("function_concurrency"))
 with cols[1]:
-    tile("Invocations", fmt.n(fr.invocations), f"errors {fmt.n(fr.errors)}", None if fr.invocations is None else "ok")
+    # not graded: no threshold applies to invocations or duration (grey, whatever the number)
+    tile("Invocations", fmt.n(fr.invocations), f"errors {fmt.n(fr.errors)}", None)
 with cols[2]:
-    tile("Throttles", fmt.n(fr.throttles), "rejected invocations", None if fr.throttles is None
-         else "critical" if fr.throttles >= queries.settings(cfg).thresholds["throttles"].critical
-         else "warn" if fr.throttles else "ok")
+    tile("Throttles", fmt.n(fr.throttles), "rejected invocations", fr.verdict("throttles"))
 with cols[3]:
     tile("Async events dropped", fmt.n(fr.async_events_dropped),
          f"DLQ errors {fmt.n(fr.dead_letter_errors)} · destination failures {fmt.n(fr.destination_delivery_failures)}",
-         None if fr.async_events_dropped is None else "warn" if fr.async_events_dropped else "ok")
+         worst_verdict(fr.verdict("async_events_dropped"), fr.verdict("dead_letter_errors"),
+                       fr.verdict("destination_delivery_failures")))
 with cols[4]:
-    tile("Max duration", fmt.n(fr.max_duration_ms, " ms"), f"timeout {fmt.n(c['timeout_s'])} s",
-         None if fr.max_duration_ms is None else "ok")
+    idle = fr.invocations == 0
+    tile("Max duration", "—" if idle else fmt.n(fr.max_duration_ms, " ms"),
+         ("no invocations in the window · " if idle else "") + f"timeout {fmt.n(c['timeout_s'])} s", None)
 
 left, right = st.columns(2)
 with left:

@@ -27,7 +27,8 @@ for a, r, t, gm in state.selected_reviews(cfg, sel):
             continue
         if sel.q and not any(sel.q.lower() in n.lower() for n in names_by_group.get(g.name, [])):
             continue
-        rows.append({"status": fmt.STATUS_TEXT[g.status], "account": a, "region": r, "group": fmt.group_label(g.name),
+        rows.append({"status": fmt.STATUS_TEXT[g.status], "why": g.reason, "account": a, "region": r,
+                     "group": fmt.group_label(g.name),
                      "functions": g.function_count, "invocations": g.invocations, "errors": g.errors,
                      "throttles": g.throttles, "peak concurrency": g.peak_concurrency, "reserved": g.reserved_total,
                      "async dropped": g.async_events_dropped, "DLQ messages": g.dlq_messages,
@@ -65,10 +66,13 @@ if pick:
     members = sorted(n for n, g in gm.items() if g == gname and sel.keep(n, g))
     fr = [f for f in reviews[a, r].functions if f.name in set(members)]
     fdf = pd.DataFrame([{"status": fmt.STATUS_TEXT[f.status], "function": f.name,
+                         "why": f.findings[0].message if f.findings else "",
                          "page": state.function_link(a, r, f.name), "invocations": f.invocations,
                          "errors": f.errors, "throttles": f.throttles, "peak concurrency": f.peak_concurrency,
                          "reserved": f.reserved_concurrency, "provisioned": f.provisioned,
-                         "async dropped": f.async_events_dropped, "DLQ messages": f.dlq_messages} for f in fr])
+                         "async dropped": f.async_events_dropped,
+                         # the group's DLQ count includes on-failure destinations: so does each member's
+                         "DLQ messages": f.queued_messages} for f in fr])
     if not fdf.empty:
         fdf = fdf.sort_values(["throttles", "peak concurrency"], ascending=False, na_position="last")
     st.dataframe(fdf, hide_index=True, width="stretch", column_config={

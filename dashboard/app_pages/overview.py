@@ -2,47 +2,60 @@
 import pandas as pd
 import streamlit as st
 
-from analysis import triage
+from analysis.review import CHECK, CHECKS, SEVERITY, Finding, TargetReview, Verdict, summary, worst_verdict
 from collectors.catalogue import BY_KEY
-from analysis.review import SEVERITY, TargetReview
 from dashboard import charts, fmt, queries, state
 from dashboard.widgets import tile
 
 sel = state.current()
 state.require_data(sel)
 cfg = sel.cfg
-th = queries.settings(cfg).thresholds
 
 st.title("Overview")
 st.caption(f"{sel.window_label} · peaks from 1-minute maxima · colours from the thresholds in the config")
 
 
-def attention(account: str, region: str, t: TargetReview, gm: dict[str, str], step_links: list) -> None:
-    """What needs looking at in this target, each a link to the page that explains it."""
-    thr = [r for r in queries.throttling(cfg, sel.start, sel.end, account, region) if sel.keep(r.function, gm.get(r.function))]
-    for g, n, k in triage.throttling_groups(thr, gm)[:3]:
-        step_links.append(("critical" if n >= th["throttles"].critical else "warn",
-                           f"Throttling in group **{fmt.md(fmt.group_label(g))}**: {fmt.n(n)} throttles in "
-                           f"{k} function(s)", "app_pages/triage.py",
-                           state.link_params(account=account, region=region, groups=[g], q="")))
-    for q in queries.queues(cfg, sel.start, sel.end, account, region):
-        if (q.visible or 0) > 0 or (q.growth_per_hour or 0) > 0:
-            growth = q.growth_per_hour
-            grow = f", growing {fmt.n(round(growth))}/h" if growth is not None and growth > 0 else ""
-            step_links.append((q.status, f"Dead-letter queue **{fmt.md(q.name)}**: {fmt.n(q.visible)} messages{grow}",
-                               "app_pages/triage.py",
-                               state.link_params(account=account, region=region, groups=[], q="")))
+TRIAGED = {"throttles", "async_events_dropped", "dead_letter_errors", "destination_delivery_failures",
+           "provisioned_spillover", "dlq_messages"}   # the kinds Triage lists one row per subject
+
+
+def attention(account: str, region: str, t: TargetReview, gm: dict[str, str]) -> list[tuple[Verdict, str, dict]]:
+    """One line per check the review found not ok (its reason: the worst subject, and how many more),
+    worst first, each linked to the page that explains it; with sidebar filters, only the functions and
+    queues they keep count. The unknowns are shown above the tiles."""
+    feeders: dict[str, list[str]] = {}
     for f in t.functions:
-        if (f.async_events_dropped or 0) > 0 and sel.keep(f.name, gm.get(f.name)):
-            step_links.append((f.status, f"**{fmt.md(f.name)}** dropped {fmt.n(f.async_events_dropped)} async events",
-                               "app_pages/function.py",
-                               state.link_params(account=account, region=region, fn=f.name)))
-    for s in queries.spillover(cfg, sel.start, sel.end, account, region):
-        if sel.keep(s.function, gm.get(s.function)):
-            step_links.append((s.status, f"**{fmt.md(s.function)}:{fmt.md(s.qualifier)}** spilled "
-                               f"{fmt.n(s.spillover)} invocations over its provisioned concurrency",
-                               "app_pages/function.py",
-                               state.link_params(account=account, region=region, fn=s.function)))
+        for arn in {f.dlq_arn, f.on_failure_arn}:
+            if arn:
+                feeders.setdefault(arn.split(":")[-1], []).append(f.name)
+
+    def kept(x: Finding) -> bool:
+        subject = CHECK[x.kind].subject
+        if subject == "function":
+            return sel.keep(x.subject, gm.get(x.subject))
+        if subject == "queue":
+            return not sel.filtered or any(sel.keep(f, gm.get(f)) for f in feeders.get(x.subject, []))
+        return True
+
+    found = [x for x in t.findings if x.severity != "unknown" and kept(x)]
+    growth = {q.name: q.growth_per_hour for q in queries.queues(cfg, sel.start, sel.end, account, region)}
+    out = []
+    for c in CHECKS:
+        s = summary(c.kind, found)
+        if s is None:
+            continue
+        v, top = s
+        where = state.link_params(account=account, region=region)
+        if c.subject == "account":
+            page = "app_pages/limits.py"
+        elif c.kind in TRIAGED and (c.subject == "queue" or v.reason != top.message):
+            page, where = "app_pages/triage.py", state.link_params(account=account, region=region, groups=[], q="")
+        else:
+            page, where = "app_pages/function.py", state.link_params(account=account, region=region, fn=top.subject)
+        g = growth.get(top.subject) if c.subject == "queue" else None
+        reason = v.reason + (f" · growing {g:,.0f}/h" if g is not None and g >= 0.5 else "")
+        out.append((Verdict(v.status, reason), page, where))
+    return sorted(out, key=lambda x: -SEVERITY[x[0].status or "ok"])
 
 
 status_rows = queries.status(cfg)
@@ -59,7 +72,7 @@ if status_rows.errors:
 reviews = list(state.selected_reviews(cfg, sel))
 # Worst first: at 3 a.m. the account in trouble is at the top.
 for a, r, t, gm in sorted(reviews, key=lambda x: -SEVERITY[x[2].status]):
-    g = triage.target_grades(t, th)
+    v = t.verdict
     st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
     if t.health is not None and t.health.stale:
         since = "never" if t.health.data_end is None else fmt.utc(t.health.data_end)
@@ -77,44 +90,44 @@ for a, r, t, gm in sorted(reviews, key=lambda x: -SEVERITY[x[2].status]):
         quota = t.quota_concurrency
         quota_note = f" · Service Quotas says {fmt.n(quota)}" if quota is not None and lim and quota != lim else ""
         tile("Concurrency headroom", f"{fmt.n(t.concurrency_headroom)} ({fmt.pct(t.concurrency_headroom_pct)})",
-             f"of the {fmt.n(lim)} limit, left at the peak{quota_note}", g["headroom"],
+             f"of the {fmt.n(lim)} limit, left at the peak{quota_note}",
+             worst_verdict(v("concurrency"), v("claimed_concurrency")),
              help="limit − max(peak ConcurrentExecutions, peak ClaimedAccountConcurrency)")
     with c[1]:
         tile("Peak concurrent executions", f"{fmt.n(t.peak_concurrency)} / {fmt.n(lim)}",
-             f"{fmt.ratio_pct(t.peak_concurrency, lim)} of the limit", g["concurrency"])
+             f"{fmt.ratio_pct(t.peak_concurrency, lim)} of the limit", v("concurrency"))
     with c[2]:
         tile("Peak claimed concurrency", f"{fmt.n(t.peak_claimed_concurrency)} / {fmt.n(lim)}",
-             f"{fmt.ratio_pct(t.peak_claimed_concurrency, lim)} of the limit", g["claimed_concurrency"],
+             f"{fmt.ratio_pct(t.peak_claimed_concurrency, lim)} of the limit", v("claimed_concurrency"),
              help="ClaimedAccountConcurrency: unreserved in use + reserved + provisioned, what new work cannot use")
     with c[3]:
         tile("Code storage", f"{fmt.gb(t.code_storage_used_bytes)} / {fmt.gb(t.code_storage_limit_bytes, 0)}",
              f"{fmt.ratio_pct(t.code_storage_used_bytes, t.code_storage_limit_bytes)} · every version counts",
-             g["code_storage"])
+             v("code_storage"))
     c = st.columns(4)
     with c[0]:
         tile("Functions", fmt.n(t.function_count), f"reserved {fmt.n(t.reserved_total)} · provisioned "
-             f"{fmt.n(t.provisioned_total)}", g["reserved_allocation"])
+             f"{fmt.n(t.provisioned_total)}", v("reserved_allocation"))
     with c[1]:
-        tile("Throttles", fmt.n(t.throttles), "rejected invocations in the window", g["throttles"])
+        tile("Throttles", fmt.n(t.throttles), "rejected invocations in the window", v("throttles"))
     with c[2]:
         tile("Async events dropped", fmt.n(t.async_events_dropped),
              f"lost: {fmt.n(t.dead_letter_errors)} DLQ, {fmt.n(t.destination_delivery_failures)} destination",
-             g["async_events_dropped"], help="lost = DeadLetterErrors and DestinationDeliveryFailures: events "
+             v("async_events_dropped"), help="lost = DeadLetterErrors and DestinationDeliveryFailures: events "
              "Lambda could not even park")
     with c[3]:
-        tile("DLQ messages", fmt.n(t.dlq_messages), "waiting now in dead-letter queues", g["dlq_messages"])
+        tile("DLQ messages", fmt.n(t.dlq_messages), "waiting now in dead-letter queues", v("dlq_messages"))
 
-    links: list = []
-    attention(a, r, t, gm, links)
-    if links:
+    lines = attention(a, r, t, gm)
+    if lines:
         with st.container(border=True):
-            st.markdown("**Needs attention**" + (" (filtered)" if sel.filtered else ""))
-            for status, text, page, params in sorted(links, key=lambda x: -SEVERITY[x[0]])[:8]:
-                st.page_link(page, label=f"{fmt.STATUS_ICON[status]} {text}", query_params=params)
+            st.markdown("**Needs attention**" + (" (filtered; the tiles are the whole account)" if sel.filtered else ""))
+            for line, page, params in lines:
+                st.page_link(page, label=f"{fmt.STATUS_ICON[line.status]} {fmt.md(line.reason)}", query_params=params)
     left, right = st.columns([2, 3])
     with left:
-        st.plotly_chart(charts.concurrency_budget(lim, t.reserved_total, t.provisioned_total, t.peak_concurrency,
-                                                  t.peak_claimed_concurrency),
+        st.plotly_chart(charts.concurrency_budget(lim, t.reserved_total, t.provisioned_total, t.unreserved_limit,
+                                                  t.peak_concurrency, t.peak_claimed_concurrency),
                         key=f"budget-{a}-{r}", config={"displayModeBar": False})
     with right:
         step = queries.chart_step(cfg, a, r, sel.start, sel.end)

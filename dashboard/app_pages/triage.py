@@ -25,7 +25,7 @@ LINKS = {
 TAIL = ["page", "console", "account", "region"]
 
 
-def frame(rows: list[dict], head: tuple[str, ...] = ("status", "function")) -> pd.DataFrame:
+def frame(rows: list[dict], head: tuple[str, ...] = ("status", "function", "why")) -> pd.DataFrame:
     """Rows as a table: the answer first, links and where at the end (account/region only if several)."""
     df = pd.DataFrame(rows)
     if df.empty:
@@ -63,7 +63,7 @@ spill_rows: list[dict[str, Any]] = []
 for a, r, t, gm in state.selected_reviews(cfg, sel):
     for x in queries.throttling(cfg, sel.start, sel.end, a, r):
         if sel.keep(x.function, gm.get(x.function)):
-            throttle_rows.append({"status": fmt.STATUS_TEXT[x.status], **base(a, r, x.function),
+            throttle_rows.append({"status": fmt.STATUS_TEXT[x.status], "why": x.reason, **base(a, r, x.function),
                                   "group": fmt.group_label(gm.get(x.function)), "throttles": x.throttles,
                                   "throttle rate %": None if x.throttle_rate is None else round(100 * x.throttle_rate, 2),
                                   "peak concurrency": x.peak_concurrency, "reserved": x.reserved_concurrency,
@@ -71,7 +71,7 @@ for a, r, t, gm in state.selected_reviews(cfg, sel):
                                   "_sev": x.status})
     for af in triage.async_failures(t):
         if sel.keep(af.function, gm.get(af.function)):
-            async_rows.append({"status": fmt.STATUS_TEXT[af.status], **base(a, r, af.function),
+            async_rows.append({"status": fmt.STATUS_TEXT[af.status], "why": af.reason, **base(a, r, af.function),
                                "group": fmt.group_label(gm.get(af.function)), "dropped": af.async_events_dropped,
                                "DLQ errors (lost)": af.dead_letter_errors,
                                "destination failures": af.destination_delivery_failures,
@@ -84,7 +84,8 @@ for a, r, t, gm in state.selected_reviews(cfg, sel):
         if sel.filtered and not feeders:
             continue
         if (q.visible or 0) > 0 or (q.growth_per_hour or 0) > 0 or q.error:
-            queue_rows.append({"status": fmt.STATUS_TEXT[q.status], "account": a, "region": r, "queue": q.name,
+            queue_rows.append({"status": fmt.STATUS_TEXT[q.status], "why": q.reason, "account": a, "region": r,
+                               "queue": q.name,
                                "visible": q.visible, "in flight": q.not_visible, "delayed": q.delayed,
                                "growth /h": None if q.growth_per_hour is None else round(q.growth_per_hour, 1),
                                "oldest message": fmt.duration(q.oldest_age_s), "fed by": ", ".join(q.feeders),
@@ -129,7 +130,7 @@ if queue_rows:
                 + (f", growing **{fmt.n(round(grow))}/h**" if grow and grow > 0 else "")
                 + f", oldest {fmt.md(deep['oldest message'])}"
                 + (f", fed by {fmt.md(deep['fed by'])}" if deep["fed by"] else ""))
-    table(frame(queue_rows, ("status", "queue", "visible", "growth /h", "oldest message", "fed by")), "t_dlq", {
+    table(frame(queue_rows, ("status", "queue", "why", "visible", "growth /h", "oldest message", "fed by")), "t_dlq", {
         "visible": num(format="%d"), "page": st.column_config.LinkColumn("feeder's page", display_text="open ↗"),
         "console": st.column_config.LinkColumn("SQS console", display_text="console ↗")})
 else:

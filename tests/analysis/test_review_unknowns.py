@@ -125,8 +125,10 @@ def test_headroom_is_graded_from_claimed_concurrency_too(store):
     assert (t.concurrency_headroom, t.concurrency_headroom_pct) == (50, 5.0)
     assert {(x.kind, x.severity) for x in t.findings} == {("claimed_concurrency", "critical")}
     assert t.status == "critical"
-    grades = triage.target_grades(t, DEFAULT_THRESHOLDS)
-    assert (grades["concurrency"], grades["claimed_concurrency"], grades["headroom"]) == ("ok", "critical", "critical")
+    v = t.verdict
+    assert (v("concurrency").status, v("claimed_concurrency").status) == ("ok", "critical")
+    headroom = review.worst_verdict(v("concurrency"), v("claimed_concurrency"))
+    assert headroom == review.Verdict("critical", "peak claimed concurrency 950 of 1,000 (95 %)")
 
 
 def test_data_older_than_max_age_is_stale_and_unknown(store):

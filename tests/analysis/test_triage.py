@@ -64,7 +64,7 @@ def test_async_failures_and_queues(seeded):
     s, store, start, end, t, m = seeded
     assert [(r.function, r.async_events_dropped, r.dlq_arn.split(":")[-1]) for r in triage.async_failures(t[PROD])] \
         == [("orders-ingest", 7, "orders-dlq")]
-    (q,) = triage.dead_letter_queues(store, t[PROD], start, end, s.thresholds)
+    (q,) = triage.dead_letter_queues(store, t[PROD], start, end)
     assert (q.name, q.visible, q.not_visible, q.feeders, q.oldest_age_s, q.peak_visible, q.status) == \
         ("orders-dlq", 42, 1, ["orders-ingest"], 5400, 42, "warn")
     assert q.growth_per_hour == pytest.approx(12, abs=0.3)   # 30 an hour ago, 42 now
@@ -72,7 +72,7 @@ def test_async_failures_and_queues(seeded):
 
 def test_spillover(seeded):
     s, store, start, end, t, m = seeded
-    (r,) = triage.spillover(store, t[PROD], start, end, s.thresholds)
+    (r,) = triage.spillover(store, t[PROD], start, end)
     assert (r.function, r.qualifier, r.spillover, r.provisioned, r.peak_provisioned_executions, r.max_utilization,
             r.status) == ("orders-api", "live", 15, 10, 10, 1.0, "warn")
 
@@ -167,18 +167,48 @@ def test_function_detail_and_chart_step(seeded):
     assert charts.step(end - 30 * 86400, end, 300) == 21600
 
 
-def test_target_grades(seeded):
+def test_target_verdicts(seeded):
     s, store, start, end, t, m = seeded
-    g = triage.target_grades(t[PROD], s.thresholds)
-    assert (g["concurrency"], g["claimed_concurrency"], g["headroom"], g["code_storage"], g["throttles"],
-            g["dlq_messages"]) == ("warn", "warn", "warn", "warn", "critical", "warn")
-    assert triage.target_grades(t[STAGING], s.thresholds)["headroom"] == "ok"
-
-
-def test_throttling_groups():
-    rows = [triage.ThrottleRow("a", "r", f, None, n, None, None, None, None, None, None, "warn")
-            for f, n in (("a1", 5), ("b1", 50), ("a2", 10))]
-    assert triage.throttling_groups(rows, {"a1": "a", "a2": "a", "b1": "b"}) == [("b", 50, 1), ("a", 15, 2)]
+    v = {c.kind: (x.status, x.reason) for c in review.CHECKS for x in [t[PROD].verdict(c.kind)]}
+    assert v == {   # every figure's grade and reason on the seeded fleet, derived from seed.py's literals
+        "concurrency": ("warn", "peak concurrency 812 of 1,000 (81 %)"),
+        "claimed_concurrency": ("warn", "peak claimed concurrency 870 of 1,000 (87 %)"),
+        "reserved_allocation": ("ok", ""),                                       # 370 of 900
+        "code_storage": ("warn", "code storage 62.0 GB of 75.0 GB (83 %)"),
+        "function_concurrency": ("critical", "payments-api-charge: peak concurrency 50 of 50 reserved (100 %)"),
+        "throttles": ("critical", "payments-api-charge: 200 throttles (+1 more)"),   # and payments-worker's 3
+        "async_events_dropped": ("warn", "orders-ingest: 7 async events dropped"),
+        "dead_letter_errors": ("ok", ""), "destination_delivery_failures": ("ok", ""),
+        "provisioned_spillover": ("warn", "orders-api: 15 invocations spilled over provisioned concurrency"),
+        "dlq_messages": ("warn", "DLQ orders-dlq: 42 messages waiting"),
+    }
+    # the target's status is the worst of its findings, and every finding is on its list
+    assert t[PROD].status == "critical" and t[PROD].findings[0].severity == "critical"
+    fns = {f.name: f for f in t[PROD].functions}
+    # a function: its own checks, its queue's, and "not configured" where it has nothing to grade
+    ingest = fns["orders-ingest"]
+    assert [x.message for x in ingest.findings] == ["orders-ingest: 7 async events dropped",
+                                                    "DLQ orders-dlq: 42 messages waiting"]
+    assert ingest.verdict("dlq_messages") == review.Verdict("warn", "DLQ orders-dlq: 42 messages waiting")
+    assert ingest.queued_messages == 42
+    cron = fns["legacy-cron"]
+    assert (cron.status, cron.findings, cron.queued_messages) == ("ok", [], None)
+    assert cron.verdict("function_concurrency") == review.Verdict(None, "no reserved concurrency (uses the unreserved pool)")
+    assert cron.verdict("dlq_messages") == review.Verdict(None, "no dead-letter queue or on-failure destination")
+    assert cron.verdict("provisioned_spillover") == review.Verdict(None, "no provisioned concurrency")
+    assert cron.verdict("throttles") == review.Verdict("ok", "")
+    refund = fns["payments-api-refund"]
+    assert refund.verdict("function_concurrency") == review.Verdict("ok", "")   # 5 of 20
+    # a group: the worst member's reason, with how many more
+    g = {x.name: x for x in t[PROD].groups}
+    assert (g["payments"].status, g["payments"].reason) == (
+        "critical", "payments-api-charge: peak concurrency 50 of 50 reserved (100 %)")
+    assert (g["orders"].status, g["orders"].dlq_messages) == ("warn", 42)
+    # the queue: graded once, by the review
+    (q,) = t[PROD].queues
+    assert (q.name, q.visible, q.status, q.reason) == ("orders-dlq", 42, "warn", "DLQ orders-dlq: 42 messages waiting")
+    assert {c.kind: t[STAGING].verdict(c.kind).status for c in review.CHECKS if c.subject == "account"} == {
+        "concurrency": "ok", "claimed_concurrency": "ok", "reserved_allocation": "ok", "code_storage": "ok"}
 
 
 def test_console_urls():

@@ -68,17 +68,29 @@ def test_overview_matches_check(seeded, run_page):
         assert any(f"[{fmt.n(x.throttles)}]" in v for v in shown)
 
 
-def test_overview_attention_links_to_the_throttling_group_and_the_dlq(run_page):
-    at = run_page("overview")
-    links = {p.proto.label: p.proto for p in at.get("page_link")}
-    throttling = next(v for k, v in links.items() if "Throttling in group **payments**" in k)
-    assert "203 throttles in 2 function(s)" in throttling.label
-    assert throttling.page == "triage"
-    assert throttling.query_string == f"account={PROD}&region=All&window=24h&group_by=prefix&group=payments" \
-        or throttling.query_string == f"account={PROD}&region=us-east-1&window=24h&group_by=prefix&group=payments"
-    dlq = next(k for k in links if "Dead-letter queue" in k)
-    assert "**orders\\-dlq**: 42 messages, growing 12/h" in dlq
-    assert any("**orders\\-api:live** spilled 15 invocations" in k for k in links)
+def test_overview_attention_lists_the_reviews_findings_worst_first(run_page):
+    """Every line is a finding of the review (the same message `check` prints), worst first, linked to
+    the page that explains it: the critical function at 50 of 50 reserved is on a line (it was not)."""
+    at = run_page("overview", account=PROD)
+    links = [(p.proto.label.replace("\\", ""), p.proto.page, p.proto.query_string) for p in at.get("page_link")]
+    where = f"account={PROD}&region=us-east-1&window=24h&group_by=prefix"
+    red, orange = ":red[:material/error:]", ":orange[:material/warning:]"
+    where = f"account={PROD}&region=us-east-1&window=24h&group_by=prefix"
+    red, orange = ":red[:material/error:]", ":orange[:material/warning:]"
+    assert links == [   # one line per check not ok: the worst subject's reason and how many more
+        (f"{red} payments-api-charge: peak concurrency 50 of 50 reserved (100 %)", "function",
+         f"{where}&fn=payments-api-charge"),
+        (f"{red} payments-api-charge: 200 throttles (+1 more)", "triage", where),   # payments-worker's 3
+        (f"{orange} peak concurrency 812 of 1,000 (81 %)", "limits", where),
+        (f"{orange} peak claimed concurrency 870 of 1,000 (87 %)", "limits", where),
+        (f"{orange} code storage 62.0 GB of 75.0 GB (83 %)", "limits", where),
+        (f"{orange} orders-ingest: 7 async events dropped", "function", f"{where}&fn=orders-ingest"),
+        (f"{orange} orders-api: 15 invocations spilled over provisioned concurrency", "function", f"{where}&fn=orders-api"),
+        (f"{orange} DLQ orders-dlq: 42 messages waiting · growing 12/h", "triage", where),
+    ]
+    # the tiles carry the same verdicts, reasons under them
+    caps = [c.value for c in at.caption]
+    assert "payments\\-api\\-charge\\: 200 throttles \\(\\+1 more\\)" in caps
 
 
 def test_overview_collection_errors_always_visible(run_page):
@@ -239,7 +251,8 @@ def test_function_page_from_a_link(run_page):
     at = run_page("function", account=PROD, region="us-east-1", fn="payments-api-charge")
     assert at.selectbox(key="fn").value == "payments-api-charge"
     t = tiles(at)
-    assert t[:3] == [":red[50 / 50]", ":green[6,000]", ":red[200]"]
+    # graded figures carry the review's verdict; invocations have no threshold: grey, whatever the number
+    assert t[:3] == [":red[50 / 50]", ":gray[6,000]", ":red[200]"]
     conf = dict(at.dataframe[0].value.values.tolist())
     assert (conf["reserved concurrency"], conf["memory"], conf["runtime"]) == ("50", "512 MB", "python3.12")
     assert at.dataframe[1].value.to_dict("records") == [{"key": "team", "value": "payments"}]

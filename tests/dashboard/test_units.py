@@ -46,10 +46,12 @@ def test_timeseries_keeps_gaps_and_labels_limits():
 
 
 def test_budget_and_allocation_charts():
-    fig = charts.concurrency_budget(1000, 370, 10, 812, 870)
+    fig = charts.concurrency_budget(1000, 370, 10, 630, 812, 870)
     names = [t.name for t in fig.data]
-    assert names == ["reserved 370", "provisioned 10", "unreserved pool 620", "peak concurrency 812",
+    # the pool is the review's unreserved figure (limit − reserved), the one `check` prints: not less provisioned
+    assert names == ["reserved 370", "unreserved pool 630", "provisioned 10", "peak concurrency 812",
                      "peak claimed 870"]
+    assert [list(t.x) for t in fig.data[:3]] == [[370], [630], [10]]
     texts = [a.text for a in fig.layout.annotations]
     assert texts == ["limit 1,000", "max reservable 900 (100 kept unreserved)"]
     fig = charts.allocation([("<i>t</i>", 300), ("payments", 70)], 1000)
