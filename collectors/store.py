@@ -227,6 +227,11 @@ class Store:
         self.readonly = readonly
         self._lock = threading.Lock()
         self._local = threading.local()
+        # Write-side caches (the writer's own; readers never use them): series ids by key, and the
+        # functions as last written, by (account, region). Series are never deleted, so an id once
+        # known stays right; a series another writer created is found by the INSERT OR IGNORE path.
+        self._ids: dict[tuple[str, str], dict[tuple[str, str, str], int]] = {}
+        self._inventory: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {}
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -305,6 +310,8 @@ class Store:
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
+                self._ids.clear()          # they may name rows the rollback took back
+                self._inventory.clear()
                 raise
 
     # -- writes ------------------------------------------------------------------------------
@@ -359,15 +366,13 @@ class Store:
                        sum(p.allocated or p.requested for p in r.provisioned or [])))
         if r.functions is not None:  # a complete listing replaces the set: deleted functions go
             # Only what changed is written (a steady cycle over 10,000 functions writes a handful of
-            # rows); updated_at is when the row last changed.
-            stored = {row[0]: tuple(row[1:]) for row in c.execute(
-                "SELECT name, arn, runtime, memory_mb, timeout_s, architecture, package_type, code_size, "
-                "code_size_all_versions, version_count, last_modified, revision, vpc, dlq_arn, on_failure_arn, "
-                "reserved_concurrency, tags, groups, detail_at FROM functions WHERE account = ? AND region = ?", key)}
+            # rows); updated_at is when the row last changed. Tags and groups are compared as sorted
+            # items, JSON-encoded only for the rows written.
+            stored = self._stored_functions(c, key)
             rows = {f.name: (f.arn, f.runtime, f.memory_mb, f.timeout_s, f.architecture, f.package_type,
                              f.code_size, f.code_size_all_versions, f.version_count, f.last_modified, f.revision,
                              int(f.vpc), f.dlq_arn, f.on_failure_arn, f.reserved_concurrency,
-                             json.dumps(f.tags, sort_keys=True), json.dumps(f.groups, sort_keys=True), f.detail_at)
+                             tuple(sorted(f.tags.items())), tuple(sorted(f.groups.items())), f.detail_at)
                     for f in r.functions}
             gone = [(*key, name) for name in stored.keys() - rows.keys()]
             changed = {name: row for name, row in rows.items() if stored.get(name) != row}
@@ -375,10 +380,11 @@ class Store:
             c.executemany("DELETE FROM function_groups WHERE account = ? AND region = ? AND function = ?",
                           gone + [(*key, name) for name in changed])
             c.executemany("INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                          [(*key, name, *row, now) for name, row in changed.items()])
+                          [(*key, name, *row[:15], json.dumps(dict(row[15]), sort_keys=True),
+                            json.dumps(dict(row[16]), sort_keys=True), row[17], now) for name, row in changed.items()])
             c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
-                          [(*key, f.name, kind, name) for f in r.functions if f.name in changed
-                           for kind, name in f.groups.items()])
+                          [(*key, name, kind, group) for name, row in changed.items() for kind, group in row[16]])
+            self._inventory[key] = rows
         if r.provisioned is not None:
             c.execute("DELETE FROM provisioned WHERE account = ? AND region = ?", key)
             c.executemany("INSERT INTO provisioned VALUES (?,?,?,?,?,?,?,?)",
@@ -390,17 +396,34 @@ class Store:
                           [(*key, q.arn, q.name, q.visible, q.not_visible, q.delayed, q.error, now)
                            for q in r.queues])
 
+    def _stored_functions(self, c: sqlite3.Connection, key: tuple[str, str]) -> dict[str, tuple[Any, ...]]:
+        """The functions of (account, region) as last written, in the form _write_inventory compares
+        (read from the table once per Store, then kept as written)."""
+        have = self._inventory.get(key)
+        if have is None:
+            have = {}
+            for row in c.execute(
+                    "SELECT name, arn, runtime, memory_mb, timeout_s, architecture, package_type, code_size, "
+                    "code_size_all_versions, version_count, last_modified, revision, vpc, dlq_arn, on_failure_arn, "
+                    "reserved_concurrency, tags, groups, detail_at FROM functions WHERE account = ? AND region = ?", key):
+                have[row[0]] = (*row[1:16], tuple(sorted(json.loads(row[16]).items())),
+                                tuple(sorted(json.loads(row[17]).items())), row[18])
+        return have
+
     def _series_ids(self, c: sqlite3.Connection, account: str, region: str,
                     keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
-        """The ids of these series, created where new: one lookup per series written (by the unique
-        key), not a read of every series of the account each time."""
-        ids: dict[tuple[str, str, str], int] = {}
-        for k in set(keys):
-            row = c.execute("SELECT id FROM series WHERE account = ? AND region = ? AND metric = ? AND dim = ? "
-                            "AND resource = ?", (account, region, *k)).fetchone()
-            ids[k] = row[0] if row else int(c.execute(
-                "INSERT INTO series(account, region, metric, dim, resource, rollup) VALUES (?,?,?,?,?,?)",
-                (account, region, *k, BY_KEY[k[0]].rollup)).lastrowid or 0)
+        """The ids of these series, created where new. The (account, region)'s ids are read once per
+        Store and kept (series are never deleted); only unknown keys cost a statement."""
+        ids = self._ids.get((account, region))
+        if ids is None:
+            ids = self._ids[(account, region)] = {
+                (m, d, r): i for i, m, d, r in c.execute(
+                    "SELECT id, metric, dim, resource FROM series WHERE account = ? AND region = ?", (account, region))}
+        for k in set(keys) - ids.keys():
+            c.execute("INSERT OR IGNORE INTO series(account, region, metric, dim, resource, rollup) VALUES (?,?,?,?,?,?)",
+                      (account, region, *k, BY_KEY[k[0]].rollup))
+            ids[k] = c.execute("SELECT id FROM series WHERE account = ? AND region = ? AND metric = ? AND dim = ? "
+                               "AND resource = ?", (account, region, *k)).fetchone()[0]
         return ids
 
     def write_points(self, account: str, region: str, points: list[Point]) -> None:
@@ -473,12 +496,20 @@ class Store:
                 have[(scope, dim)].append((s, e))
         drop: list[tuple[str, str, str, str, int]] = []
         add: list[tuple[str, str, str, str, int, int]] = []
+        extend: list[tuple[int, str, str, str, str, int]] = []
         for key, new in todo.items():
-            old = have.get(key, [])
+            old = sorted(have.get(key, []))
+            if len(new) == 1 and old and old[-1][0] <= new[0][0] <= old[-1][1]:
+                # the usual cycle: a window that continues the latest range (or repeats part of it)
+                if new[0][1] > old[-1][1]:
+                    extend.append((new[0][1], account, region, *key, old[-1][0]))
+                continue
             merged = merge_ranges(old + new)
-            if merged != sorted(old):
+            if merged != old:
                 drop.extend((account, region, *key, s) for s, _ in old)
                 add.extend((account, region, *key, s, e) for s, e in merged)
+        c.executemany("UPDATE series_coverage SET end = ? WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
+                      "AND start = ?", extend)
         c.executemany("DELETE FROM series_coverage WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
                       "AND start = ?", drop)
         c.executemany("INSERT INTO series_coverage VALUES (?,?,?,?,?,?)", add)
