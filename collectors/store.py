@@ -351,6 +351,7 @@ class Store:
                        now if r.functions is not None else None, cycle_id, r.function_read_at))
 
     def _write_inventory(self, c: sqlite3.Connection, r: TargetResult, now: float) -> None:
+        assert r.account is not None   # write_target writes the inventory only for a resolved account
         key = (r.account, r.region)
         if r.account_info is not None:
             a = r.account_info
