@@ -19,7 +19,7 @@ What it does, in order (every figure is printed as it is measured; the last line
     400); per target 6 account series and 10 dead-letter queues. Names are team-service-fnN (25 teams:
     the prefix groups), tagged team/env.
  2. **Bytes**: the file after `PRAGMA wal_checkpoint(TRUNCATE)`, per table (dbstat), per point stored
-    (points_60 + points_300 + points_3600) and per function-day.
+    (the packed series-hours of points_hour) and per function-day.
  3. **Collector first cycle** (a subprocess on a fresh store): a 24 h backfill at 1 minute streamed the
     way the collector streams it (`Store.write_points` per GetMetricData answer, ~500 series a call),
     then the target written with its inventory and coverage (`write_target`). Peak RSS of that process;
@@ -354,8 +354,10 @@ def sizes(db: Path, n: int, days: float) -> dict[str, Any]:
     size = sum(p.stat().st_size for p in db.parent.glob(db.name + "*"))
     points = s["points_60"] + s["points_300"] + s["points_3600"]
     pts_bytes = sum(v for k, v in tables.items() if isinstance(v, int) and k.startswith("points_"))
+    sum_bytes = sum(v for k, v in tables.items() if isinstance(v, int) and k.startswith("summary_"))
     return {"store_bytes": size, "points": points, "points_60": s["points_60"], "points_300": s["points_300"],
-            "points_3600": s["points_3600"], "series": s["series"], "bytes_per_point": size / max(points, 1),
+            "points_3600": s["points_3600"], "series": s["series"], "series_hours": s["points_hour"],
+            "bytes_per_point": size / max(points, 1), "summary_bytes": sum_bytes,
             "points_table_bytes_per_point": pts_bytes / max(points, 1),
             "bytes_per_function_day": size / (n * days), "points_per_function_day": points / (n * days),
             "free_bytes": free, "tables": tables}

@@ -1,18 +1,20 @@
 """The history store: SQLite in WAL mode, versioned schema, one transaction per target per cycle.
 
-Points are kept at three resolutions (60 s, 300 s, 3600 s); rollup moves ageing points to the next
-table (max for levels, sum for counts, from the catalogue), so a time range lives in exactly one
-table and queries read the three with union_points(). Coverage ranges record what was collected: inside a covered
+Points are packed one row per (series, hour) in points_hour, each at its resolution (60 s, 300 s or
+3600 s), with the hour's sum and max in the row; summary_86400 keeps each series' days and summary_group
+each group's summed concurrency per minute. Rollup moves ageing points to coarser resolutions (max for
+levels, sum for counts, from the catalogue). Coverage ranges record what was collected: inside a covered
 range a missing point is a real zero (idle); outside it the value is unknown.
 """
 from __future__ import annotations
 
 import json
+from array import array
 from collections import defaultdict
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -21,9 +23,7 @@ from .catalogue import BY_KEY
 from .config import Retention
 from .model import Covered, Point, TargetResult
 
-RESOLUTIONS = (60, 300, 3600)
-
-MIGRATIONS: list[str] = [
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
     # 1: initial schema
     """
     CREATE TABLE cycles (
@@ -159,11 +159,6 @@ MIGRATIONS: list[str] = [
     """,
 ]
 
-# Late or re-read datapoints replace what the same cycle window said; rollups combine.
-_UPSERT_REPLACE = "INSERT INTO points_{r}(series_id, ts, value) VALUES (?, ?, ?) " \
-                  "ON CONFLICT(series_id, ts) DO UPDATE SET value = excluded.value"
-
-
 def merge_ranges(ranges: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     """Sorted, non-overlapping ranges; touching ranges are joined."""
     out: list[tuple[int, int]] = []
@@ -205,14 +200,191 @@ def gaps(covered: list[tuple[int, int]], start: int, end: int) -> list[tuple[int
     return out
 
 
-def union_points(arm: str) -> str:
-    """`arm`, a SELECT naming its points table `{points}`, once per resolution joined by UNION ALL.
+# Points are packed one row per (series, hour): `data` holds every point whose bucket starts in that
+# hour, whatever its resolution. Entry keys are one byte each, minute offset | resolution code << 6
+# (code 0: 60 s, 1: 300 s, 2: 3600 s; two bytes, second offset | code << 12, in a row with a point off
+# the minute), followed by the values as one array of the narrowest type that holds them all exactly
+# (unsigned 8/16/32-bit integers, else float64); the first byte names the type and the key width.
+# `total` and `peak` are the hour's summary (sum and max of its points). A missing entry inside covered
+# time is a zero, as before: zeros are not stored.
+STEPS = (60, 300, 3600)
+RESOLUTIONS = STEPS
+_CODE = {60: 0, 300: 1, 3600: 2}
+_TYPES = ("B", "H", "I", "d")
+_SIZES = tuple(array(t).itemsize for t in _TYPES)
+_LIMITS = (256.0, 65536.0, 4294967296.0)
 
-    Use this instead of joining the `points` view: SQLite cannot push a join into a UNION ALL view,
-    so it materializes the view (every stored point, copied on every query); each arm here uses the
-    (series_id, ts) primary key. Parameters must be repeated once per arm.
-    """
-    return "\nUNION ALL\n".join(arm.replace("{points}", f"points_{r}") for r in RESOLUTIONS)
+
+def encode_block(entries: dict[int, float]) -> tuple[bytes, float, float]:
+    """(data, total, peak) of one series-hour's entries (key -> value); entries must not be empty."""
+    keys = sorted(entries)
+    vals = [entries[k] for k in keys]
+    lo, hi = min(vals), max(vals)
+    if lo >= 0 and hi < _LIMITS[2] and all(v == int(v) for v in vals):
+        t = 0 if hi < _LIMITS[0] else 1 if hi < _LIMITS[1] else 2
+        packed = array(_TYPES[t], [int(v) for v in vals]).tobytes()
+    else:
+        t, packed = 3, array("d", vals).tobytes()
+    if all(k % 60 == 0 for k in keys):   # minute-aligned (CloudWatch's buckets): one byte a key
+        head = bytes((k & 4095) // 60 | (k >> 12) << 6 for k in keys)
+    else:
+        t |= 4
+        head = array("H", keys).tobytes()
+    return bytes((t,)) + head + packed, float(sum(vals)), float(hi)
+
+
+def decode_block(data: bytes) -> dict[int, float]:
+    """Entry key (second offset | resolution code << 12) -> value of one packed series-hour."""
+    t = data[0]
+    size = _SIZES[t & 3]
+    if t & 4:
+        n = (len(data) - 1) // (2 + size)
+        keys: Iterable[int] = array("H", data[1:1 + 2 * n])
+        rest = data[1 + 2 * n:]
+    else:
+        n = (len(data) - 1) // (1 + size)
+        keys = [(k & 63) * 60 | (k >> 6) << 12 for k in data[1:1 + n]]
+        rest = data[1 + n:]
+    return dict(zip(keys, map(float, array(_TYPES[t & 3], rest))))
+
+
+def block_points(hour: int, data: bytes) -> Iterator[tuple[int, float, int]]:
+    """(ts, value, step) of the points packed in one series-hour."""
+    for k, v in decode_block(data).items():
+        yield hour + (k & 4095), v, STEPS[k >> 12]
+
+
+def encode_group(entries: dict[int, tuple[float, int]]) -> tuple[bytes, float]:
+    """(data, peak) of one group-hour: second offset -> (sum of the members' points there, how many)."""
+    keys = sorted(entries)
+    sums = [entries[k][0] for k in keys]
+    return (array("H", keys).tobytes() + array("I", [entries[k][1] for k in keys]).tobytes()
+            + array("d", sums).tobytes(), max(sums))
+
+
+def decode_group(data: bytes) -> dict[int, tuple[float, int]]:
+    n = len(data) // (2 + _SIZES[2] + 8)
+    keys = array("H", data[:2 * n])
+    counts = array("I", data[2 * n:2 * n + n * _SIZES[2]])
+    sums = array("d", data[2 * n + n * _SIZES[2]:])
+    return {k: (x, c) for k, x, c in zip(keys, sums, counts)}
+
+
+def _migrate_8(c: sqlite3.Connection) -> None:
+    """Row-per-point tables and hourly summaries -> one packed row per series-hour; group summaries."""
+    c.execute("CREATE TABLE points_hour (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, total REAL NOT NULL, "
+              "peak REAL NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
+    c.execute("CREATE TABLE summary_group (account TEXT NOT NULL, region TEXT NOT NULL, kind TEXT NOT NULL, "
+              "name TEXT NOT NULL, ts INTEGER NOT NULL, peak REAL NOT NULL, data BLOB NOT NULL, "
+              "PRIMARY KEY (account, region, kind, name, ts)) WITHOUT ROWID")
+    sids = [r[0] for r in c.execute("SELECT id FROM series ORDER BY id")]
+    for sid in sids:
+        blocks: dict[int, dict[int, float]] = defaultdict(dict)
+        for res in STEPS:   # a 60 s and a 300 s point at the same ts lived in two tables: both are kept
+            code = _CODE[res] << 12
+            for ts, v in c.execute(f"SELECT ts, value FROM points_{res} WHERE series_id = ?", (sid,)):
+                h = ts - ts % 3600
+                blocks[h][ts - h | code] = v
+        c.executemany("INSERT INTO points_hour VALUES (?,?,?,?,?)",
+                      [(sid, h, *_row(e)) for h, e in blocks.items()])
+    for stmt in ("DROP TABLE points_60", "DROP TABLE points_300", "DROP TABLE points_3600",
+                 "DROP TABLE summary_3600", "DELETE FROM summary_86400",
+                 "INSERT INTO summary_86400 SELECT series_id, ts / 86400 * 86400 AS d, SUM(total), MAX(peak) "
+                 "FROM points_hour GROUP BY series_id, d"):
+        c.execute(stmt)
+    members: dict[tuple[str, str], dict[str, dict[str, str]]] = defaultdict(lambda: defaultdict(dict))
+    for account, region, function, kind, name in c.execute("SELECT * FROM function_groups"):
+        members[(account, region)][function][kind] = name
+    for (account, region), fns in members.items():
+        _regroup(c, account, region, {f: ({}, g) for f, g in fns.items()})
+
+
+def _row(entries: dict[int, float]) -> tuple[float, float, bytes]:
+    data, total, peak = encode_block(entries)
+    return total, peak, data
+
+
+CE = "ConcurrentExecutions"   # the metric whose per-minute sum over a group's functions is its peak
+
+Deltas = dict[tuple[str, str, int], dict[int, list[float]]]   # (kind, group, hour) -> offset -> [d sum, d count]
+
+
+def _block_delta(old: dict[int, float], new: dict[int, float]) -> dict[int, list[float]]:
+    """Minute offset -> [change of the summed value, change of the number of points] between two states."""
+    d: dict[int, list[float]] = {}
+    for k, v in old.items():
+        if new.get(k) != v:
+            x = d.setdefault(k & 4095, [0.0, 0])
+            x[0] -= v
+            x[1] -= 1
+    for k, v in new.items():
+        if old.get(k) != v:
+            x = d.setdefault(k & 4095, [0.0, 0])
+            x[0] += v
+            x[1] += 1
+    return d
+
+
+def _add_delta(deltas: Deltas, groups: Iterable[tuple[str, str]], h: int, d: dict[int, list[float]],
+               sign: int = 1) -> None:
+    for kind, name in groups:
+        into = deltas.setdefault((kind, name, h), {})
+        for off, (ds, dn) in d.items():
+            x = into.setdefault(off, [0.0, 0])
+            x[0] += sign * ds
+            x[1] += sign * dn
+
+
+def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas: Deltas) -> None:
+    """Add each (kind, group, hour)'s per-minute changes to its summary row (rows left empty go)."""
+    put, drop = [], []
+    for (kind, name, h), d in deltas.items():
+        key = (account, region, kind, name, h)
+        row = c.execute("SELECT data FROM summary_group WHERE account = ? AND region = ? AND kind = ? AND name = ? "
+                        "AND ts = ?", key).fetchone()
+        cur = decode_group(row[0]) if row else {}
+        for off, (ds, dn) in d.items():
+            s, n = cur.get(off, (0.0, 0))
+            n += int(dn)
+            if n <= 0:
+                cur.pop(off, None)
+            else:
+                cur[off] = (s + ds, n)
+        if cur:
+            put.append((*key, *reversed(encode_group(cur))))
+        elif row:
+            drop.append(key)
+    c.executemany("INSERT OR REPLACE INTO summary_group VALUES (?,?,?,?,?,?,?)", put)
+    c.executemany("DELETE FROM summary_group WHERE account = ? AND region = ? AND kind = ? AND name = ? AND ts = ?",
+                  drop)
+
+
+def _regroup(c: sqlite3.Connection, account: str, region: str,
+             changes: dict[str, tuple[dict[str, str], dict[str, str]]]) -> None:
+    """Functions whose groups changed (function -> (old kind -> group, new kind -> group)): their whole
+    stored concurrency leaves the old groups' summaries and joins the new ones'."""
+    moves = {f: [(k, old.get(k), new.get(k)) for k in old.keys() | new.keys() if old.get(k) != new.get(k)]
+             for f, (old, new) in changes.items()}
+    moves = {f: m for f, m in moves.items() if m}
+    if not moves:
+        return
+    names = list(moves)
+    deltas: Deltas = {}
+    for i in range(0, len(names), 500):
+        chunk = names[i:i + 500]
+        series = c.execute(f"SELECT id, dim FROM series WHERE account = ? AND region = ? AND metric = '{CE}' "
+                           f"AND dim IN ({','.join('?' * len(chunk))})", (account, region, *chunk)).fetchall()
+        for sid, dim in series:
+            leave = [(k, g) for k, g, _ in moves[dim] if g is not None]
+            join = [(k, g) for k, _, g in moves[dim] if g is not None]
+            for h, data in c.execute("SELECT ts, data FROM points_hour WHERE series_id = ?", (sid,)):
+                d = _block_delta({}, decode_block(data))
+                _add_delta(deltas, leave, h, d, -1)
+                _add_delta(deltas, join, h, d)
+    _apply_group_deltas(c, account, region, deltas)
+
+
+MIGRATIONS.append(_migrate_8)   # 8: packed series-hours and group summaries (Python: it re-encodes every point)
 
 
 class StoreError(Exception):
@@ -290,6 +462,10 @@ class Store:
             try:
                 v = self._check_version(c)
                 for i, script in enumerate(MIGRATIONS[v:], start=v + 1):
+                    if callable(script):
+                        script(c)
+                        c.execute(f"PRAGMA user_version = {i}")
+                        continue
                     for stmt in script.split(";"):
                         if stmt.strip():
                             c.execute(stmt)
@@ -385,6 +561,11 @@ class Store:
                             json.dumps(dict(row[16]), sort_keys=True), row[17], now) for name, row in changed.items()])
             c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
                           [(*key, name, kind, group) for name, row in changed.items() for kind, group in row[16]])
+            # a function that joins, leaves or changes group carries its stored concurrency with it
+            moved = {name: (dict(stored[name][16]) if name in stored else {}, dict(row[16]))
+                     for name, row in changed.items() if name not in stored or stored[name][16] != row[16]}
+            moved.update({name: (dict(stored[name][16]), {}) for _, _, name in gone})
+            _regroup(c, *key, moved)
             self._inventory[key] = rows
         if r.provisioned is not None:
             c.execute("DELETE FROM provisioned WHERE account = ? AND region = ?", key)
@@ -409,6 +590,7 @@ class Store:
                     "reserved_concurrency, tags, groups, detail_at FROM functions WHERE account = ? AND region = ?", key):
                 have[row[0]] = (*row[1:16], tuple(sorted(json.loads(row[16]).items())),
                                 tuple(sorted(json.loads(row[17]).items())), row[18])
+            self._inventory[key] = have
         return have
 
     def _series_ids(self, c: sqlite3.Connection, account: str, region: str,
@@ -441,41 +623,89 @@ class Store:
         return len(r.points) + r.points_written
 
     def _upsert_points(self, c: sqlite3.Connection, account: str, region: str, points: list[Point]) -> None:
+        """Merge points into their series-hour rows: a re-read point replaces, a coarse bucket replaces
+        the finer points it covers; each touched row's summary, its day's summary and, for concurrency,
+        its functions' group summaries are brought up to date in the same transaction."""
         if not points:
             return
-        ids = self._series_ids(c, account, region, ((p.metric, p.dim, p.resource) for p in points))
-        by_res: dict[int, list[tuple[int, int, float]]] = {}
+        ids = self._series_ids(c, account, region, {(p.metric, p.dim, p.resource) for p in points})
+        by_res: dict[int, list[tuple[int, int, int, float]]] = {}   # res -> [(series, hour, key, value)]
         for p in points:
-            by_res.setdefault(p.period, []).append((ids[(p.metric, p.dim, p.resource)], p.ts, p.value))
+            ts = p.ts
+            h = ts - ts % 3600
+            by_res.setdefault(p.period, []).append(
+                (ids[(p.metric, p.dim, p.resource)], h, (ts - h) | _CODE[p.period] << 12, float(p.value)))
+        touched = {(sid, h) for rows in by_res.values() for sid, h, _, _ in rows}
         for res, rows in by_res.items():
-            # a time range lives in one table: a coarse bucket replaces finer points it covers (a
-            # cycle killed after streaming minutes may see that range read again hourly later)
-            for finer in (r for r in RESOLUTIONS if r < res):
-                c.executemany(f"DELETE FROM points_{finer} WHERE series_id = ? AND ts >= ? AND ts < ? + {res}",
-                              [(sid, ts, ts) for sid, ts, _ in rows])
-            c.executemany(_UPSERT_REPLACE.format(r=res), rows)
-        self._summarise(c, {(sid, ts // 3600 * 3600) for rows in by_res.values() for sid, ts, _ in rows})
+            if res > 60:   # a bucket may reach into the next hour when not aligned to its period
+                touched.update((sid, h + 3600) for sid, h, k, _ in rows if (k & 4095) + res > 3600)
+        old = self._read_blocks(c, touched)
+        blocks = {key: dict(e) for key, e in old.items()}
+        for res, rows in by_res.items():
+            code = _CODE[res]
+            if code:   # a time range lives at one resolution: drop the finer points this bucket covers
+                for sid, h, k, _ in rows:
+                    lo = h + (k & 4095)
+                    for hh in range(h, lo + res, 3600):
+                        blk = blocks.get((sid, hh))
+                        if blk:
+                            for kk in [kk for kk in blk if kk >> 12 < code and lo <= hh + (kk & 4095) < lo + res]:
+                                del blk[kk]
+            for sid, h, k, v in rows:
+                blk = blocks.get((sid, h))
+                if blk is None:
+                    blk = blocks[(sid, h)] = {}
+                blk[k] = v
+        self._save_blocks(c, account, region, old, blocks)
 
     @staticmethod
-    def _summarise(c: sqlite3.Connection, hours: set[tuple[int, int]]) -> None:
-        """Recompute the hourly and daily summaries of the (series, hour)s just written (re-read points
-        replace, so a summary is recomputed from its points, never added to)."""
-        if not hours:
-            return
+    def _ensure_touched(c: sqlite3.Connection) -> None:
+        c.execute("CREATE TEMP TABLE IF NOT EXISTS touched (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, "
+                  "PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
+
+    @staticmethod
+    def _read_blocks(c: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[int, float]]:
+        """(series, hour) -> entries of the stored rows among `keys` (by the primary key)."""
         c.execute("CREATE TEMP TABLE IF NOT EXISTS touched (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, "
                   "PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
         c.execute("DELETE FROM temp.touched")
-        c.executemany("INSERT INTO temp.touched VALUES (?, ?)", sorted(hours))
-        arm = ("SELECT t.series_id AS sid, t.ts AS h, p.value AS v FROM temp.touched t "
-               "JOIN {points} p ON p.series_id = t.series_id AND p.ts >= t.ts AND p.ts < t.ts + 3600")
-        c.execute(f"INSERT OR REPLACE INTO summary_3600 SELECT sid, h, SUM(v), MAX(v) FROM ({union_points(arm)}) "
-                  "GROUP BY sid, h")
+        c.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?, ?)", keys)
+        return {(sid, h): decode_block(data) for sid, h, data in c.execute(
+            "SELECT t.series_id, t.ts, b.data FROM temp.touched t CROSS JOIN points_hour b "
+            "ON b.series_id = t.series_id AND b.ts = t.ts")}
+
+    def _save_blocks(self, c: sqlite3.Connection, account: str, region: str,
+                     old: dict[tuple[int, int], dict[int, float]], new: dict[tuple[int, int], dict[int, float]]) -> None:
+        """Write the changed series-hours, their days' summaries and the group summaries they move."""
+        changed = {key: e for key, e in new.items() if old.get(key) != e}
+        if not changed:
+            return
+        c.executemany("INSERT OR REPLACE INTO points_hour VALUES (?,?,?,?,?)",
+                      [(sid, h, *_row(e)) for (sid, h), e in changed.items() if e])
+        c.executemany("DELETE FROM points_hour WHERE series_id = ? AND ts = ?",
+                      [key for key, e in changed.items() if not e])
         c.execute("DELETE FROM temp.touched")
         c.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?, ?)",
-                      sorted({(sid, h // 86400 * 86400) for sid, h in hours}))
-        c.execute("INSERT OR REPLACE INTO summary_86400 SELECT t.series_id, t.ts, SUM(s.total), MAX(s.peak) "
-                  "FROM temp.touched t JOIN summary_3600 s ON s.series_id = t.series_id AND s.ts >= t.ts "
-                  "AND s.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
+                      sorted({(sid, h - h % 86400) for sid, h in changed}))
+        if any(not e for e in changed.values()):
+            c.execute("DELETE FROM summary_86400 WHERE (series_id, ts) IN (SELECT series_id, ts FROM temp.touched)")
+        c.execute("INSERT OR REPLACE INTO summary_86400 SELECT t.series_id, t.ts, SUM(b.total), MAX(b.peak) "
+                  "FROM temp.touched t CROSS JOIN points_hour b ON b.series_id = t.series_id AND b.ts >= t.ts "
+                  "AND b.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
+        dims = self._concurrency_dims(c, account, region, {sid for sid, _ in changed})
+        if dims:
+            members = {name: row[16] for name, row in self._stored_functions(c, (account, region)).items()}
+            deltas: Deltas = {}
+            for (sid, h), e in changed.items():
+                groups = members.get(dims.get(sid, ""))
+                if groups:
+                    _add_delta(deltas, groups, h, _block_delta(old.get((sid, h), {}), e))
+            _apply_group_deltas(c, account, region, deltas)
+
+    def _concurrency_dims(self, c: sqlite3.Connection, account: str, region: str, sids: set[int]) -> dict[int, str]:
+        """series id -> function, for the ConcurrentExecutions series among `sids`."""
+        ids = self._series_ids(c, account, region, ())
+        return {i: d for (m, d, _), i in ids.items() if m == CE and i in sids}
 
     @staticmethod
     def _add_coverage(c: sqlite3.Connection, account: str, region: str, covered: Iterable[Covered]) -> None:
@@ -516,12 +746,12 @@ class Store:
         c.executemany("INSERT INTO series_coverage VALUES (?,?,?,?,?,?)", add)
 
     def rollup(self, now: float, retention: Retention) -> dict[str, int]:
-        """Move ageing points to coarser tables and drop what is past retention; returns rows moved.
+        """Move ageing points to coarser resolutions and drop what is past retention; returns points moved.
 
-        The boundaries are hour-aligned, so the work is done at most once an hour, not every cycle;
-        and it is proportional to the series and the points that move, not to the points stored: each
-        series' old points are found by the (series_id, ts) key (series first: CROSS JOIN keeps SQLite
-        from scanning every point), one tier per short transaction.
+        The boundaries are hour-aligned, so the work is done at most once an hour, not every cycle; and
+        it is proportional to the series-hours that cross a boundary since the last rollup (found by the
+        (series_id, ts) key, series first), not to the points stored. Each step is its own short
+        transaction, so a collector's write waits for one step at most.
         """
         cuts = (int(now - retention.raw_days * 86400) // 3600 * 3600,
                 int(now - retention.five_minute_days * 86400) // 3600 * 3600,
@@ -530,28 +760,42 @@ class Store:
         last = self.conn.execute("SELECT value FROM meta WHERE key = 'rollup'").fetchone()
         if last is not None and last[0] == key:
             return {}
+        since = [int(x) for x in last[0].split(",")] if last is not None else [0, 0, 0]
         moved = {}
-        for (fine, coarse), cut in zip(((60, 300), (300, 3600)), cuts):
+        for (fine, coarse), lo, cut in zip(((60, 300), (300, 3600)), since, cuts):
+            n = 0
             with self.transaction() as c:
-                c.execute(f"""
-                    INSERT INTO points_{coarse}(series_id, ts, value)
-                    SELECT p.series_id, p.ts / {coarse} * {coarse} AS b,
-                           CASE s.rollup WHEN 'sum' THEN SUM(p.value) ELSE MAX(p.value) END
-                    FROM series s CROSS JOIN points_{fine} p ON p.series_id = s.id
-                    WHERE p.ts < ? GROUP BY p.series_id, b
-                    ON CONFLICT(series_id, ts) DO UPDATE SET value = CASE
-                        (SELECT rollup FROM series WHERE id = excluded.series_id)
-                        WHEN 'sum' THEN value + excluded.value ELSE MAX(value, excluded.value) END
-                """, (cut,))
-                moved[f"{fine}->{coarse}"] = c.execute(
-                    f"DELETE FROM points_{fine} WHERE series_id IN (SELECT id FROM series) AND ts < ?", (cut,)).rowcount
+                rows = c.execute("SELECT s.account, s.region, s.rollup, b.series_id, b.ts, b.data FROM series s "
+                                 "CROSS JOIN points_hour b ON b.series_id = s.id AND b.ts >= ? AND b.ts < ?",
+                                 (min(lo, cut), cut)).fetchall()
+                by_target: dict[tuple[str, str], tuple[dict[tuple[int, int], dict[int, float]],
+                                                       dict[tuple[int, int], dict[int, float]]]] = {}
+                fc, cc = _CODE[fine], _CODE[coarse] << 12
+                for account, region, how, sid, h, data in rows:
+                    e = decode_block(data)
+                    if not any(k >> 12 == fc for k in e):
+                        continue
+                    new = {k: v for k, v in e.items() if k >> 12 != fc}
+                    for k, v in e.items():
+                        if k >> 12 == fc:
+                            n += 1
+                            b = (k & 4095) // coarse * coarse | cc
+                            have = new.get(b)
+                            new[b] = v if have is None else have + v if how == "sum" else max(have, v)
+                    old_t, new_t = by_target.setdefault((account, region), ({}, {}))
+                    old_t[(sid, h)], new_t[(sid, h)] = e, new
+                for (account, region), (old_t, new_t) in by_target.items():
+                    self._ensure_touched(c)
+                    self._save_blocks(c, account, region, old_t, new_t)
+            moved[f"{fine}->{coarse}"] = n
         cut = cuts[2]
         with self.transaction() as c:
-            moved["expired"] = c.execute(
-                "DELETE FROM points_3600 WHERE series_id IN (SELECT id FROM series) AND ts < ?", (cut,)).rowcount
-            c.execute("DELETE FROM summary_3600 WHERE series_id IN (SELECT id FROM series) AND ts < ?", (cut,))
+            moved["expired"] = sum(len(decode_block(d)) for (d,) in c.execute(
+                "SELECT b.data FROM series s CROSS JOIN points_hour b ON b.series_id = s.id AND b.ts < ?", (cut,)))
+            c.execute("DELETE FROM points_hour WHERE series_id IN (SELECT id FROM series) AND ts < ?", (cut,))
             c.execute("DELETE FROM summary_86400 WHERE series_id IN (SELECT id FROM series) AND ts < ?",
                       (cut // 86400 * 86400,))
+            c.execute("DELETE FROM summary_group WHERE ts < ?", (cut,))
             c.execute("DELETE FROM series_coverage WHERE end <= ?", (cut,))
             c.execute("UPDATE series_coverage SET start = ? WHERE start < ?", (cut, cut))
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
@@ -612,84 +856,86 @@ class Store:
                                 "AND scope = 'account'", (account, region)).fetchone()
         return row[0]
 
+    def _hour_rows(self, account: str, region: str, lo: int, hi: int, metrics: Sequence[str] | None = None
+                   ) -> Iterator[tuple[str, str, str, int, bytes]]:
+        """(metric, dim, resource, hour, data) of the (account, region)'s series-hours starting in [lo, hi)."""
+        where, params = "", [account, region]
+        if metrics is not None:
+            where = f"AND s.metric IN ({','.join('?' * len(metrics))}) "
+            params += list(metrics)
+        for row in self.conn.execute(
+                f"SELECT s.metric, s.dim, s.resource, b.ts, b.data FROM series s CROSS JOIN points_hour b "
+                f"ON b.series_id = s.id AND b.ts >= ? AND b.ts < ? WHERE s.account = ? AND s.region = ? {where}",
+                (lo, hi, *params)):
+            yield row[0], row[1], row[2], row[3], row[4]
+
+    def _edge_points(self, account: str, region: str, start: int, end: int, metrics: Sequence[str] | None = None
+                     ) -> Iterator[tuple[str, str, str, int, float, int]]:
+        """(metric, dim, resource, ts, value, step) of the points whose bucket starts in [start, end)."""
+        for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end, metrics):
+            for ts, v, step in block_points(h, data):
+                if start <= ts < end:
+                    yield m, d, r, ts, v, step
+
     def aggregates(self, account: str, region: str, start: int, end: int
                    ) -> dict[tuple[str, str, str], tuple[float, float]]:
         """(metric, dim, resource) -> (sum, max) of the points whose bucket starts in [start, end).
 
-        Whole days come from summary_86400, whole hours from summary_3600, only the partial hours at
-        the edges from the points: a 30-day window reads about 30 + 48 rows per series, not 43,200.
+        Whole days come from summary_86400, whole hours from the series-hour rows' summaries, only the
+        partial hours at the edges from the points: a 30-day window reads about 30 + 48 rows per series.
         """
         h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
-        parts: list[tuple[str, int, int]] = []   # (source, from, to)
-        if h0 >= h1:
-            parts.append(("points", start, end))
-        else:
-            parts += [("points", start, h0), ("points", h1, end)]
+        out: dict[tuple[str, str, str], tuple[float, float]] = {}
+
+        def add(key: tuple[str, str, str], total: float, peak: float) -> None:
+            have = out.get(key)
+            out[key] = (total, peak) if have is None else (have[0] + total, max(have[1], peak))
+
+        edges = [(start, end)] if h0 >= h1 else [(start, h0), (h1, end)]
+        parts: list[tuple[str, int, int]] = []
+        if h0 < h1:
             d0, d1 = -(-h0 // 86400) * 86400, h1 // 86400 * 86400
-            if d0 < d1:
-                parts += [("summary_3600", h0, d0), ("summary_86400", d0, d1), ("summary_3600", d1, h1)]
-            else:
-                parts.append(("summary_3600", h0, h1))
-        arms, params = [], []
+            parts = [("points_hour", h0, d0), ("summary_86400", d0, d1), ("points_hour", d1, h1)] if d0 < d1 \
+                else [("points_hour", h0, h1)]
         for source, lo, hi in parts:
-            if lo >= hi:
-                continue
-            if source == "points":
-                arm = ("SELECT s.metric AS metric, s.dim AS dim, s.resource AS resource, SUM(p.value) AS total, "
-                       "MAX(p.value) AS peak FROM series s JOIN {points} p ON p.series_id = s.id "
-                       "WHERE s.account = ? AND s.region = ? AND p.ts >= ? AND p.ts < ? "
-                       "GROUP BY s.metric, s.dim, s.resource")
-                arms.append(union_points(arm))
-                params += [account, region, lo, hi] * len(RESOLUTIONS)
-            else:
-                arms.append(f"SELECT s.metric AS metric, s.dim AS dim, s.resource AS resource, SUM(x.total) AS total, "
-                            f"MAX(x.peak) AS peak FROM series s "
-                            f"JOIN {source} x ON x.series_id = s.id WHERE s.account = ? AND s.region = ? "
-                            f"AND x.ts >= ? AND x.ts < ? GROUP BY s.metric, s.dim, s.resource")
-                params += [account, region, lo, hi]
-        if not arms:
-            return {}
-        rows = self.conn.execute(f"SELECT metric, dim, resource, SUM(total), MAX(peak) FROM "
-                                 f"({' UNION ALL '.join(arms)}) GROUP BY metric, dim, resource", params)
-        return {(r[0], r[1], r[2]): (r[3], r[4]) for r in rows}
+            if lo < hi:
+                for m, d, r, total, peak in self.conn.execute(
+                        f"SELECT s.metric, s.dim, s.resource, SUM(x.total), MAX(x.peak) FROM series s "
+                        f"CROSS JOIN {source} x ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? "
+                        f"WHERE s.account = ? AND s.region = ? GROUP BY s.id", (lo, hi, account, region)):
+                    add((m, d, r), total, peak)
+        for lo, hi in edges:
+            if lo < hi:
+                for m, d, r, _, v, _ in self._edge_points(account, region, lo, hi):
+                    add((m, d, r), v, v)
+        return out
 
     def group_peaks(self, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:
         """Each group's peak of its functions' summed ConcurrentExecutions, bucket by bucket, over
         [start, end) (groups with no point are left out).
 
-        Exact, without summing every minute of the window: from the hourly summaries, the sum of the
-        members' hourly peaks bounds what any bucket of that hour can reach, and the largest single
-        member's peak in a whole hour of the window is reached by some bucket (the others add to it).
-        Only the hours whose bound is not below that floor are summed bucket by bucket, in one query
-        that finds each hour's points by the (series, ts) key.
+        Exact and flat in the window: the store keeps each group's summed concurrency per minute of each
+        hour (summary_group, maintained as points, memberships and rollups are written), so whole hours
+        read their stored peak and only the two edge hours are read minute by minute.
         """
-        c = self.conn
-        gsel = ("FROM function_groups g CROSS JOIN series s ON s.account = g.account AND s.region = g.region "
-                "AND s.dim = g.function AND s.metric = 'ConcurrentExecutions' ")
-        bounds: dict[str, list[tuple[int, float]]] = defaultdict(list)
-        floor: dict[str, float] = {}
-        for name, h, ub, top in c.execute(
-                f"SELECT g.name, x.ts, SUM(x.peak), MAX(x.peak) {gsel} CROSS JOIN summary_3600 x "
-                "ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? WHERE g.account = ? AND g.region = ? "
-                "AND g.kind = ? GROUP BY g.name, x.ts", (start // 3600 * 3600, end, account, region, kind)):
-            bounds[name].append((h, ub))
-            if h >= start and h + 3600 <= end:   # a whole hour of the window: its top member is reached
-                floor[name] = max(floor.get(name, top), top)
-        hours = [(name, h) for name, hs in bounds.items() for h, ub in hs if ub >= floor.get(name, 0.0)]
-        if not hours:
-            return {}
-        c.execute("CREATE TEMP TABLE IF NOT EXISTS group_hours (name TEXT NOT NULL, h INTEGER NOT NULL)")
-        c.execute("DELETE FROM temp.group_hours")
-        c.executemany("INSERT INTO temp.group_hours VALUES (?, ?)", hours)
-        # CROSS JOIN fixes the order: candidate hours first, then each member's points of that hour by key
-        arm = ("SELECT x.name AS name, p.ts AS ts, p.value AS value FROM temp.group_hours x "
-               "CROSS JOIN function_groups g ON g.account = ? AND g.region = ? AND g.kind = ? AND g.name = x.name "
-               "CROSS JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function "
-               "AND s.metric = 'ConcurrentExecutions' "
-               "CROSS JOIN {points} p ON p.series_id = s.id AND p.ts >= MAX(x.h, ?) AND p.ts < MIN(x.h + 3600, ?)")
-        return {name: peak for name, peak in c.execute(
-            f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
-            f"GROUP BY name, ts) GROUP BY name", (account, region, kind, start, end) * len(RESOLUTIONS))}
+        h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
+        out: dict[str, float] = {}
+        key = (account, region, kind)
+        if h0 < h1:
+            for name, peak in self.conn.execute(
+                    "SELECT name, MAX(peak) FROM summary_group WHERE account = ? AND region = ? AND kind = ? "
+                    "AND ts >= ? AND ts < ? GROUP BY name", (*key, h0, h1)):
+                out[name] = peak
+        for lo, hi in ([(start, end)] if h0 >= h1 else [(start, h0), (h1, end)]):
+            if lo >= hi:
+                continue
+            for name, h, data in self.conn.execute(
+                    "SELECT name, ts, data FROM summary_group WHERE account = ? AND region = ? AND kind = ? "
+                    "AND ts >= ? AND ts < ?", (*key, lo - lo % 3600, hi)):
+                for off, (total, _) in decode_group(data).items():
+                    if lo <= h + off < hi:
+                        out[name] = max(out.get(name, total), total)
+        return out
 
     def function_read_at(self, target: str, region: str) -> float | None:
         """When the target's per-function series were last read (None: never)."""
@@ -702,13 +948,7 @@ class Store:
         """(metric, dim, resource, ts, value) of the stored points of these metrics in [start, end)."""
         if not metric_keys:
             return []
-        marks = ",".join("?" * len(metric_keys))
-        arm = (f"SELECT s.metric, s.dim, s.resource, p.ts, p.value FROM series s JOIN {{points}} p "
-               f"ON p.series_id = s.id WHERE s.account = ? AND s.region = ? AND s.metric IN ({marks}) "
-               f"AND p.ts >= ? AND p.ts < ?")
-        params = (account, region, *metric_keys, start, end)
-        return [(row[0], row[1], row[2], row[3], row[4])
-                for row in self.conn.execute(union_points(arm), params * len(RESOLUTIONS))]
+        return [(m, d, r, ts, v) for m, d, r, ts, v, _ in self._edge_points(account, region, start, end, metric_keys)]
 
     def cost_runs(self, since: float) -> list[sqlite3.Row]:
         """target_runs rows (cycle, start, metrics per tier, ListMetrics calls) started since `since`."""
@@ -733,9 +973,17 @@ class Store:
         return out
 
     def stats(self) -> dict[str, int]:
-        """Row counts, for the CLI and benchmarks."""
-        return {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-                for t in ("functions", "series", "points_60", "points_300", "points_3600", "series_coverage")}
+        """Row counts and points per resolution, for benchmarks (reads every series-hour)."""
+        out = {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
+               for t in ("functions", "series", "points_hour", "summary_group", "series_coverage")}
+        # points by resolution: every row decoded (benchmarks and inspection, not the collector)
+        by_step: dict[int, int] = {step: 0 for step in STEPS}
+        for (data,) in self.conn.execute("SELECT data FROM points_hour"):
+            for k in decode_block(data):
+                by_step[STEPS[k >> 12]] += 1
+        out.update({f"points_{step}": n for step, n in by_step.items()})
+        out["points"] = sum(by_step.values())
+        return out
 
     # -- alert state (collectors.alerts) ----------------------------------------------------------
     ALERT_COLUMNS = ("destination", "key", "label", "target", "region", "account", "kind", "subject", "severity",
@@ -773,12 +1021,17 @@ class Store:
         """(metric, dim) -> the sum of its stored points from `since` on (every resolution; resources summed)."""
         if not metrics:
             return {}
-        marks = ",".join("?" * len(metrics))
-        arm = (f"SELECT s.metric AS metric, s.dim AS dim, p.value AS value FROM series s JOIN {{points}} p "
-               f"ON p.series_id = s.id WHERE s.account = ? AND s.region = ? AND s.metric IN ({marks}) AND p.ts >= ?")
-        rows = self.conn.execute(f"SELECT metric, dim, SUM(value) FROM ({union_points(arm)}) GROUP BY metric, dim",
-                                 (account, region, *metrics, since) * len(RESOLUTIONS))
-        return {(r[0], r[1]): r[2] for r in rows}
+        out: dict[tuple[str, str], float] = defaultdict(float)
+        h0 = -(-since // 3600) * 3600
+        for m, d, total in self.conn.execute(
+                f"SELECT s.metric, s.dim, SUM(b.total) FROM series s CROSS JOIN points_hour b ON b.series_id = s.id "
+                f"AND b.ts >= ? WHERE s.account = ? AND s.region = ? AND s.metric IN ({','.join('?' * len(metrics))}) "
+                f"GROUP BY s.metric, s.dim", (h0, account, region, *metrics)):
+            out[(m, d)] += total
+        for m, d, _, _, v, _ in self._edge_points(account, region, since, h0, metrics):
+            out[(m, d)] += v
+        return dict(out)
+
 
     # -- read side (analysis/, dashboard/queries.py, the pipeline's previous state) -----------------------
     def data_version(self) -> tuple[Any, ...]:
@@ -871,11 +1124,12 @@ class Store:
             "SELECT * FROM account_history WHERE account = ? AND region = ? AND ts >= ? AND ts < ? ORDER BY ts",
             (account, region, start, end))]
 
+    # -- raw points (the read side's access to the packed layout) --------------------------------------
     def series_points(self, account: str, region: str, metrics: Sequence[str], start: int, end: int,
                       dims: Sequence[str] | None = None) -> list[tuple[str, str, str, int, float, int]]:
         """(metric, dim, resource, ts, value, step) of the stored points of these metrics (of `dims` if
-        given) in [start, end). The series are looked up first, then each resolution's table is read by
-        its primary key (a join on series would scan every point of the target)."""
+        given) in [start, end), by series and time. The series are looked up first, then their
+        series-hour rows by the primary key."""
         if not metrics or (dims is not None and not dims):
             return []
         where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
@@ -885,40 +1139,27 @@ class Store:
             params.extend(dims)
         ids = {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
             f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
-        out = []
-        keys = list(ids)
+        out: list[tuple[str, str, str, int, float, int]] = []
+        keys = sorted(ids)
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
-            marks = ",".join("?" * len(chunk))
-            for res in RESOLUTIONS:
-                for sid, ts, v in self.conn.execute(f"SELECT series_id, ts, value FROM points_{res} WHERE series_id "
-                                                    f"IN ({marks}) AND ts >= ? AND ts < ?", (*chunk, start, end)):
-                    out.append((*ids[sid], ts, v, res))
+            for sid, h, data in self.conn.execute(
+                    f"SELECT series_id, ts, data FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
+                    f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, start - start % 3600, end)):
+                out.extend((*ids[sid], ts, v, step) for ts, v, step in sorted(block_points(h, data))
+                           if start <= ts < end)
         return out
 
     def summed_points(self, account: str, region: str, metric: str, start: int, end: int,
                       dims: Sequence[str] | None = None, resource: str | None = None) -> list[tuple[int, float]]:
-        """(ts, sum over the matching series) of one metric's stored points in [start, end), any resolution."""
-        if dims is not None and not dims:
-            return []
-        where, params = ["s.account = ?", "s.region = ?", "s.metric = ?", "p.ts >= ?", "p.ts < ?"], \
-            [account, region, metric, start, end]
-        if dims is not None:
-            where.append(f"s.dim IN ({','.join('?' * len(dims))})")
-            params.extend(dims)
-        if resource is not None:
-            where.append("s.resource = ?")
-            params.append(resource)
-        arm = f"SELECT p.ts AS ts, p.value AS value FROM series s JOIN {{points}} p ON p.series_id = s.id " \
-              f"WHERE {' AND '.join(where)}"
-        return [(r[0], r[1]) for r in self.conn.execute(
-            f"SELECT ts, SUM(value) FROM ({union_points(arm)}) GROUP BY ts", params * len(RESOLUTIONS))]
+        """(ts, sum over the matching series) of one metric's stored points in [start, end), any resolution,
+        by time."""
+        sums: dict[int, float] = defaultdict(float)
+        for _, _, r, ts, v, _ in self.series_points(account, region, [metric], start, end, dims):
+            if resource is None or r == resource:
+                sums[ts] += v
+        return sorted(sums.items())
 
     def coarsest_step(self, account: str, region: str, metric: str, start: int, end: int) -> int | None:
         """The coarsest resolution holding a point of `metric` (any of its series) in [start, end); None if none."""
-        for res in sorted(RESOLUTIONS, reverse=True):
-            if self.conn.execute(f"SELECT 1 FROM series s JOIN points_{res} p ON p.series_id = s.id WHERE s.account = ? "
-                                 "AND s.region = ? AND s.metric = ? AND p.ts >= ? AND p.ts < ? LIMIT 1",
-                                 (account, region, metric, start, end)).fetchone():
-                return res
-        return None
+        return max((step for *_, step in self.series_points(account, region, [metric], start, end)), default=None)

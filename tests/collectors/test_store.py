@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from collectors.config import Retention
 from collectors.model import CollectError
-from collectors.store import MIGRATIONS, Store, StoreError, union_points
+from collectors.store import MIGRATIONS, Store, StoreError
 
 from .helpers import ACCOUNT, REGION, T0, Covered, Point, fn, result
 
@@ -20,8 +20,10 @@ def store(tmp_path):
 
 
 def values(store, table="points_60"):
-    return store.query(f"SELECT s.metric, s.dim, p.ts, p.value FROM {table} p JOIN series s ON s.id = p.series_id "
-                       "ORDER BY s.metric, s.dim, p.ts")
+    """(metric, dim, ts, value) of the stored points at one resolution (named as the old tables were)."""
+    step = int(table.split("_")[1])
+    return sorted((m, d, ts, v) for m, d, _, ts, v, st in store.series_points(
+        ACCOUNT, REGION, ["Throttles", "ConcurrentExecutions", "Invocations"], 0, 2 ** 40) if st == step)
 
 
 def test_new_store_is_wal_and_at_latest_schema(store):
@@ -41,7 +43,7 @@ def test_newer_schema_is_refused(tmp_path):
 def test_migrates_a_version_1_store(tmp_path):
     p = tmp_path / "h.db"
     c = sqlite3.connect(p)
-    for stmt in MIGRATIONS[0].split(";"):
+    for stmt in str(MIGRATIONS[0]).split(";"):
         if stmt.strip():
             c.execute(stmt)
     c.execute("PRAGMA user_version = 1")
@@ -248,19 +250,25 @@ def test_only_changed_function_rows_are_written(store):
 
 
 def brute_group_peaks(store, kind, start, end):
-    """The group peak as the review computed it before summaries: every bucket of the window summed."""
-    arm = """SELECT g.name AS name, p.ts AS ts, p.value AS value FROM function_groups g
-             JOIN series s ON s.account = g.account AND s.region = g.region AND s.dim = g.function
-                           AND s.metric = 'ConcurrentExecutions'
-             JOIN {points} p ON p.series_id = s.id
-             WHERE g.account = ? AND g.region = ? AND g.kind = ? AND p.ts >= ? AND p.ts < ?"""
-    rows = store.query(f"SELECT name, MAX(total) FROM (SELECT name, ts, SUM(value) AS total FROM ({union_points(arm)}) "
-                       f"GROUP BY name, ts) GROUP BY name", (ACCOUNT, REGION, kind, start, end) * 3)
-    return {r[0]: r[1] for r in rows}
+    """The group peak as the review computed it before summaries: every bucket of the window summed
+    over the group's current members (any resolution, any resource)."""
+    members = {r[0]: r[1] for r in store.query("SELECT function, name FROM function_groups WHERE account = ? AND "
+                                                "region = ? AND kind = ?", (ACCOUNT, REGION, kind))}
+    sums = {}
+    for _, dim, _, ts, v, _ in store.series_points(ACCOUNT, REGION, ["ConcurrentExecutions"], start, end):
+        if dim in members:
+            sums[(members[dim], ts)] = sums.get((members[dim], ts), 0.0) + v
+    out = {}
+    for (name, _), total in sums.items():
+        out[name] = max(out.get(name, total), total)
+    return out
+
+
+NAMES = ("a1", "a2", "a3", "b1", "c1")
 
 
 @settings(max_examples=40, deadline=None, derandomize=True, database=None)
-@given(points=st.lists(st.tuples(st.sampled_from(["a1", "a2", "a3", "b1", "c1"]),
+@given(points=st.lists(st.tuples(st.sampled_from(NAMES),
                                  st.one_of(st.integers(0, 2 * 24 * 60 - 1), st.sampled_from([0, 30, 60, 61, 90, 125])),
                                  st.integers(1, 40)), min_size=1, max_size=120),
        windows=st.lists(st.tuples(st.integers(0, 2 * 86400), st.integers(60, 2 * 86400)), min_size=1, max_size=4))
@@ -268,15 +276,53 @@ def brute_group_peaks(store, kind, start, end):
 # 80, peak 40), together at 30 in the second (bound 60, peak 60)
 @example(points=[("a1", 0, 40), ("a2", 30, 40), ("a1", 61, 30), ("a2", 61, 30)], windows=[(0, 7200)])
 def test_group_peaks_equal_the_peak_of_every_summed_minute(tmp_path_factory, points, windows):
-    """Group peaks read one or two hours per group (bounded by the hourly summaries), yet equal the
-    peak of the summed concurrency over every bucket of the window, for any data and window."""
+    """Group peaks read one stored peak per whole hour and the edge hours' per-minute sums, yet equal
+    the peak of the summed concurrency over every bucket of the window, for any data and window."""
     s = Store(tmp_path_factory.mktemp("gp") / "h.db")
     cid = s.begin_cycle(T0)
-    fns = [fn(n, groups={"prefix": n[0]}) for n in ("a1", "a2", "a3", "b1", "c1")]
+    fns = [fn(n, groups={"prefix": n[0]}) for n in NAMES]
     s.write_target(cid, result(fns, [Point("ConcurrentExecutions", n, "", T0 + m * 60, float(v)) for n, m, v in points]))
     for offset, length in windows:
         start, end = T0 + offset, T0 + offset + length
         assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
+    s.close()
+
+
+@settings(max_examples=30, deadline=None, derandomize=True, database=None)
+@given(steps=st.lists(st.one_of(
+           # points (re-reads replace; some hourly or 5-minute buckets that replace finer points)
+           st.tuples(st.just("points"), st.lists(st.tuples(st.sampled_from(NAMES), st.integers(0, 5 * 24 * 60 - 1),
+                                                          st.integers(0, 40), st.sampled_from([60, 60, 60, 300, 3600])),
+                                                min_size=1, max_size=40)),
+           # a new listing: functions regrouped, removed or added back
+           st.tuples(st.just("groups"), st.lists(st.tuples(st.sampled_from(NAMES), st.sampled_from(["a", "b", None])),
+                                                 min_size=5, max_size=5)),
+           st.tuples(st.just("rollup"), st.integers(1, 40))), min_size=1, max_size=6),
+       windows=st.lists(st.tuples(st.integers(0, 5 * 86400), st.integers(60, 5 * 86400)), min_size=1, max_size=3))
+def test_group_peaks_stay_exact_through_rewrites_regrouping_and_rollup(tmp_path_factory, steps, windows):
+    """The group summaries follow every change of what a group sums: re-read and coarser points,
+    functions that change group, leave and come back, and rollups that merge minutes into 5-minute
+    and hourly buckets (retention shortened so the 5 days of data cross both boundaries)."""
+    s = Store(tmp_path_factory.mktemp("gp2") / "h.db")
+    cid = s.begin_cycle(T0)
+    groups = {n: n[0] for n in NAMES}
+    s.write_target(cid, result([fn(n, groups={"prefix": g}) for n, g in groups.items()]))
+    for step in steps:
+        if step[0] == "points":
+            pts = [Point("ConcurrentExecutions", n, "", T0 + m * 60 // period * period, float(v), period=period)
+                   for n, m, v, period in step[1]]
+            r = result((), pts)
+            r.functions = None   # points only: the listing (and the groups) stay as they are
+            s.write_target(cid, r)
+        elif step[0] == "groups":
+            groups = {n: g for n, g in dict(step[1]).items() if g is not None} | \
+                {n: g for n, g in groups.items() if n not in dict(step[1])}
+            s.write_target(cid, result([fn(n, groups={"prefix": g}) for n, g in groups.items()]))
+        else:
+            s.rollup(T0 + 5 * 86400 + step[1] * 3600, Retention(raw_days=2, five_minute_days=4, hourly_days=455))
+        for offset, length in windows:
+            start, end = T0 + offset, T0 + offset + length
+            assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
     s.close()
 
 
@@ -288,3 +334,46 @@ def test_a_coarse_bucket_replaces_the_finer_points_it_covers(store):
     store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", T0, 15, period=3600)]))
     assert store.aggregates(ACCOUNT, REGION, T0, T0 + 3600) == {("Throttles", "a", ""): (15.0, 15.0)}
     assert values(store) == []
+
+
+def test_migration_8_packs_a_version_7_store_without_changing_a_figure(tmp_path):
+    """Row-per-point tables (and their hourly summaries) become packed series-hours and group summaries:
+    the same points, the same aggregates, the same group peaks."""
+    p = tmp_path / "h.db"
+    c = sqlite3.connect(p)
+    for script in MIGRATIONS[:7]:
+        for stmt in str(script).split(";"):
+            if stmt.strip():
+                c.execute(stmt)
+    c.execute("PRAGMA user_version = 7")
+    c.executemany("INSERT INTO series VALUES (?,?,?,?,?,?,?)",
+                  [(1, ACCOUNT, REGION, "ConcurrentExecutions", "a1", "", "max"),
+                   (2, ACCOUNT, REGION, "ConcurrentExecutions", "a2", "", "max"),
+                   (3, ACCOUNT, REGION, "Invocations", "a1", "", "sum"),
+                   (4, ACCOUNT, REGION, "DurationAvg", "a1", "", "max")])
+    c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
+                  [(ACCOUNT, REGION, "a1", "prefix", "a"), (ACCOUNT, REGION, "a2", "prefix", "a")])
+    rows = {60: [(1, T0 + 60, 3.0), (2, T0 + 60, 4.0), (3, T0 + 120, 70000.0), (4, T0 + 120, 12.345),
+                 (1, T0 + 3 * 86400 + 20, 9.0)],
+            300: [(1, T0 - 3600, 5.0), (2, T0 - 3600, 6.0), (2, T0 - 3300, 2.0), (3, T0 - 3600, 1.5)],
+            3600: [(1, T0 - 86400, 8.0), (3, T0 - 86400, 2.0 ** 40)]}
+    for res, rs in rows.items():
+        c.executemany(f"INSERT INTO points_{res} VALUES (?,?,?)", rs)
+    c.execute("INSERT INTO summary_3600 SELECT series_id, ts / 3600 * 3600 AS h, SUM(value), MAX(value) FROM ("
+              "SELECT * FROM points_60 UNION ALL SELECT * FROM points_300 UNION ALL SELECT * FROM points_3600) "
+              "GROUP BY series_id, h")
+    c.commit()
+    c.close()
+    s = Store(p)
+    assert s.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
+    names = {1: ("ConcurrentExecutions", "a1"), 2: ("ConcurrentExecutions", "a2"), 3: ("Invocations", "a1"),
+             4: ("DurationAvg", "a1")}
+    want = sorted((*names[sid], "", ts, v, res) for res, rs in rows.items() for sid, ts, v in rs)
+    got = sorted(s.series_points(ACCOUNT, REGION, ["ConcurrentExecutions", "Invocations", "DurationAvg"], 0, 2 ** 40))
+    assert got == want
+    assert s.aggregates(ACCOUNT, REGION, T0 - 86400, T0 + 4 * 86400)[("Invocations", "a1", "")] == \
+        (70000.0 + 1.5 + 2.0 ** 40, 2.0 ** 40)
+    for start, end in [(T0 - 86400, T0 + 4 * 86400), (T0 - 3400, T0 + 90), (T0, T0 + 3600)]:
+        assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
+    assert s.group_peaks(ACCOUNT, REGION, "prefix", T0 - 86400, T0 + 4 * 86400) == {"a": 11.0}
+    assert s.stats()["points"] == sum(len(rs) for rs in rows.values())
