@@ -1,7 +1,7 @@
 """The history store: SQLite in WAL mode, versioned schema, one transaction per target per cycle.
 
 Points are packed one row per (series, hour) in points_hour, each at its resolution (60 s, 300 s or
-3600 s), with the hour's sum and max in the row; summary_86400 keeps each series' days and summary_group
+3600 s), with the hour's sum and max in the row; summary_86400 keeps each series' days and group_sums
 each group's summed concurrency per minute. Rollup moves ageing points to coarser resolutions (max for
 levels, sum for counts, from the catalogue). Coverage ranges record what was collected: inside a covered
 range a missing point is a real zero (idle); outside it the value is unknown.
@@ -274,7 +274,7 @@ def _migrate_8(c: sqlite3.Connection) -> None:
     """Row-per-point tables and hourly summaries -> one packed row per series-hour; group summaries."""
     c.execute("CREATE TABLE points_hour (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, total REAL NOT NULL, "
               "peak REAL NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
-    c.execute("CREATE TABLE summary_group (account TEXT NOT NULL, region TEXT NOT NULL, kind TEXT NOT NULL, "
+    c.execute("CREATE TABLE group_sums (account TEXT NOT NULL, region TEXT NOT NULL, kind TEXT NOT NULL, "
               "name TEXT NOT NULL, ts INTEGER NOT NULL, peak REAL NOT NULL, data BLOB NOT NULL, "
               "PRIMARY KEY (account, region, kind, name, ts)) WITHOUT ROWID")
     sids = [r[0] for r in c.execute("SELECT id FROM series ORDER BY id")]
@@ -340,7 +340,7 @@ def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas
     put, drop = [], []
     for (kind, name, h), d in deltas.items():
         key = (account, region, kind, name, h)
-        row = c.execute("SELECT data FROM summary_group WHERE account = ? AND region = ? AND kind = ? AND name = ? "
+        row = c.execute("SELECT data FROM group_sums WHERE account = ? AND region = ? AND kind = ? AND name = ? "
                         "AND ts = ?", key).fetchone()
         cur = decode_group(row[0]) if row else {}
         for off, (ds, dn) in d.items():
@@ -354,8 +354,8 @@ def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas
             put.append((*key, *reversed(encode_group(cur))))
         elif row:
             drop.append(key)
-    c.executemany("INSERT OR REPLACE INTO summary_group VALUES (?,?,?,?,?,?,?)", put)
-    c.executemany("DELETE FROM summary_group WHERE account = ? AND region = ? AND kind = ? AND name = ? AND ts = ?",
+    c.executemany("INSERT OR REPLACE INTO group_sums VALUES (?,?,?,?,?,?,?)", put)
+    c.executemany("DELETE FROM group_sums WHERE account = ? AND region = ? AND kind = ? AND name = ? AND ts = ?",
                   drop)
 
 
@@ -795,7 +795,7 @@ class Store:
             c.execute("DELETE FROM points_hour WHERE series_id IN (SELECT id FROM series) AND ts < ?", (cut,))
             c.execute("DELETE FROM summary_86400 WHERE series_id IN (SELECT id FROM series) AND ts < ?",
                       (cut // 86400 * 86400,))
-            c.execute("DELETE FROM summary_group WHERE ts < ?", (cut,))
+            c.execute("DELETE FROM group_sums WHERE ts < ?", (cut,))
             c.execute("DELETE FROM series_coverage WHERE end <= ?", (cut,))
             c.execute("UPDATE series_coverage SET start = ? WHERE start < ?", (cut, cut))
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
@@ -915,7 +915,7 @@ class Store:
         [start, end) (groups with no point are left out).
 
         Exact and flat in the window: the store keeps each group's summed concurrency per minute of each
-        hour (summary_group, maintained as points, memberships and rollups are written), so whole hours
+        hour (group_sums, maintained as points, memberships and rollups are written), so whole hours
         read their stored peak and only the two edge hours are read minute by minute.
         """
         h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
@@ -923,14 +923,14 @@ class Store:
         key = (account, region, kind)
         if h0 < h1:
             for name, peak in self.conn.execute(
-                    "SELECT name, MAX(peak) FROM summary_group WHERE account = ? AND region = ? AND kind = ? "
+                    "SELECT name, MAX(peak) FROM group_sums WHERE account = ? AND region = ? AND kind = ? "
                     "AND ts >= ? AND ts < ? GROUP BY name", (*key, h0, h1)):
                 out[name] = peak
         for lo, hi in ([(start, end)] if h0 >= h1 else [(start, h0), (h1, end)]):
             if lo >= hi:
                 continue
             for name, h, data in self.conn.execute(
-                    "SELECT name, ts, data FROM summary_group WHERE account = ? AND region = ? AND kind = ? "
+                    "SELECT name, ts, data FROM group_sums WHERE account = ? AND region = ? AND kind = ? "
                     "AND ts >= ? AND ts < ?", (*key, lo - lo % 3600, hi)):
                 for off, (total, _) in decode_group(data).items():
                     if lo <= h + off < hi:
@@ -975,7 +975,7 @@ class Store:
     def stats(self) -> dict[str, int]:
         """Row counts and points per resolution, for benchmarks (reads every series-hour)."""
         out = {t: self.conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0]
-               for t in ("functions", "series", "points_hour", "summary_group", "series_coverage")}
+               for t in ("functions", "series", "points_hour", "group_sums", "series_coverage")}
         # points by resolution: every row decoded (benchmarks and inspection, not the collector)
         by_step: dict[int, int] = {step: 0 for step in STEPS}
         for (data,) in self.conn.execute("SELECT data FROM points_hour"):
