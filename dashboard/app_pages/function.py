@@ -66,17 +66,17 @@ with cols[0]:
     res = fr.reserved_concurrency
     tile("Peak concurrency", f"{fmt.n(fr.peak_concurrency)}" + (f" / {res:,}" if res else ""),
          "of its reserved concurrency" if res else "no reserved concurrency (shares the unreserved pool)",
-         fr.verdict("function_concurrency"))
+         fr.verdict("function_concurrency"), reason=False)
 with cols[1]:
     # not graded: no threshold applies to invocations or duration (grey, whatever the number)
     tile("Invocations", fmt.n(fr.invocations), f"errors {fmt.n(fr.errors)}", None)
 with cols[2]:
-    tile("Throttles", fmt.n(fr.throttles), "rejected invocations", fr.verdict("throttles"))
+    tile("Throttles", fmt.n(fr.throttles), "rejected invocations", fr.verdict("throttles"), reason=False)
 with cols[3]:
     tile("Async events dropped", fmt.n(fr.async_events_dropped),
          f"DLQ errors {fmt.n(fr.dead_letter_errors)} · destination failures {fmt.n(fr.destination_delivery_failures)}",
          worst_verdict(fr.verdict("async_events_dropped"), fr.verdict("dead_letter_errors"),
-                       fr.verdict("destination_delivery_failures")))
+                       fr.verdict("destination_delivery_failures")), reason=False)
 with cols[4]:
     idle = fr.invocations == 0
     tile("Max duration", "—" if idle else fmt.n(fr.max_duration_ms, " ms"),

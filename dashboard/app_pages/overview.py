@@ -70,10 +70,19 @@ if status_rows.errors:
                        "(unknown, not zero).")
 
 reviews = list(state.selected_reviews(cfg, sel))
+# Configured targets that never reached AWS have no account: a heading of their own, unknown, with why
+# (shown unless the sidebar picked an account, which they cannot be in).
+if sel.account == state.ALL:
+    reviews += [("", t.region, t, {}) for t in queries.review(cfg, sel.start, sel.end).targets
+                if t.account is None and sel.region in (state.ALL, t.region)]
 # Worst first: at 3 a.m. the account in trouble is at the top.
 for a, r, t, gm in sorted(reviews, key=lambda x: -SEVERITY[x[2].status]):
     v = t.verdict
     st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
+    if t.account is None:
+        for f in t.findings:
+            st.warning(fmt.md(f.message), icon=":material/help:")
+        continue
     if t.health is not None and t.health.stale:
         since = "never" if t.health.data_end is None else fmt.utc(t.health.data_end)
         st.error(f"**Stale since {since}**: the numbers below are old, not current. "
@@ -91,29 +100,30 @@ for a, r, t, gm in sorted(reviews, key=lambda x: -SEVERITY[x[2].status]):
         quota_note = f" · Service Quotas says {fmt.n(quota)}" if quota is not None and lim and quota != lim else ""
         tile("Concurrency headroom", f"{fmt.n(t.concurrency_headroom)} ({fmt.pct(t.concurrency_headroom_pct)})",
              f"of the {fmt.n(lim)} limit, left at the peak{quota_note}",
-             worst_verdict(v("concurrency"), v("claimed_concurrency")),
+             worst_verdict(v("concurrency"), v("claimed_concurrency")), reason=False,
              help="limit − max(peak ConcurrentExecutions, peak ClaimedAccountConcurrency)")
     with c[1]:
         tile("Peak concurrent executions", f"{fmt.n(t.peak_concurrency)} / {fmt.n(lim)}",
-             f"{fmt.ratio_pct(t.peak_concurrency, lim)} of the limit", v("concurrency"))
+             f"{fmt.ratio_pct(t.peak_concurrency, lim)} of the limit", v("concurrency"), reason=False)
     with c[2]:
         tile("Peak claimed concurrency", f"{fmt.n(t.peak_claimed_concurrency)} / {fmt.n(lim)}",
-             f"{fmt.ratio_pct(t.peak_claimed_concurrency, lim)} of the limit", v("claimed_concurrency"),
+             f"{fmt.ratio_pct(t.peak_claimed_concurrency, lim)} of the limit", v("claimed_concurrency"), reason=False,
              help="ClaimedAccountConcurrency: unreserved in use + reserved + provisioned, what new work cannot use")
     with c[3]:
         tile("Code storage", f"{fmt.gb(t.code_storage_used_bytes)} / {fmt.gb(t.code_storage_limit_bytes, 0)}",
              f"{fmt.ratio_pct(t.code_storage_used_bytes, t.code_storage_limit_bytes)} · every version counts",
-             v("code_storage"))
+             v("code_storage"), reason=False)
     c = st.columns(4)
     with c[0]:
         tile("Functions", fmt.n(t.function_count), f"reserved {fmt.n(t.reserved_total)} · provisioned "
-             f"{fmt.n(t.provisioned_total)}", v("reserved_allocation"))
+             f"{fmt.n(t.provisioned_total)}", v("reserved_allocation"), reason=False)
     with c[1]:
         tile("Throttles", fmt.n(t.throttles), "rejected invocations in the window", v("throttles"))
     with c[2]:
         tile("Async events dropped", fmt.n(t.async_events_dropped),
              f"lost: {fmt.n(t.dead_letter_errors)} DLQ, {fmt.n(t.destination_delivery_failures)} destination",
-             v("async_events_dropped"), help="lost = DeadLetterErrors and DestinationDeliveryFailures: events "
+             worst_verdict(v("async_events_dropped"), v("dead_letter_errors"), v("destination_delivery_failures")),
+             help="lost = DeadLetterErrors and DestinationDeliveryFailures: events "
              "Lambda could not even park")
     with c[3]:
         tile("DLQ messages", fmt.n(t.dlq_messages), "waiting now in dead-letter queues", v("dlq_messages"))
