@@ -59,12 +59,18 @@ if signin.provider is not None:
             st.logout()
         st.stop()
 
+def _to_overview() -> None:
+    """/overview (an old or typed link) is the Overview, which lives at the root."""
+    st.switch_page(PAGES[0], query_params=dict(st.query_params.to_dict()))
+
+
 PAGES = [
-    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="overview", default=True),
+    st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", url_path="fleet", default=True),
     st.Page("app_pages/triage.py", title="Triage", icon=":material/emergency:", url_path="triage"),
     st.Page("app_pages/limits.py", title="Limits review", icon=":material/monitoring:", url_path="limits"),
     st.Page("app_pages/groups.py", title="Groups", icon=":material/category:", url_path="groups"),
     st.Page("app_pages/function.py", title="Function", icon=":material/function:", url_path="function"),
+    st.Page(_to_overview, title="Overview", url_path="overview", visibility="hidden"),
 ]
 
 ctx = context.resolve()

@@ -369,6 +369,20 @@ def link_params(**overrides: Any) -> dict[str, Any]:
     return {QP_NAMES.get(k, k): v for k, v in values.items() if v not in ("", [], None)}
 
 
+def incident_window(last_seen: float | None, now: float | None = None) -> str:
+    """The preset window that frames something last seen at `last_seen`: the last hour while it is
+    happening now (seen in the last 15 minutes), 6 h or 24 h when it is that recent; the current window
+    otherwise (or when unknown)."""
+    current = str(st.session_state.get("window") or DEFAULTS["window"])
+    if last_seen is None:
+        return current
+    ago = (queries.now() if now is None else now) - last_seen
+    for limit, w in ((15 * 60, "1h"), (5 * 3600, "6h"), (20 * 3600, "24h")):
+        if ago <= limit:
+            return w
+    return current
+
+
 def function_link(account: str, region: str, name: str) -> str:
     """A relative link to the function page (paste-able: the selections ride along)."""
     from urllib.parse import urlencode

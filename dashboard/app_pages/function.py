@@ -56,10 +56,18 @@ if detail is None or fr is None:
 c = detail.config
 st.subheader(f"{fmt.STATUS_ICON[fr.status]} {fmt.md(name)}")
 st.markdown(f"{fmt.md(tnames[f'{account}/{region}'])} · group **{fmt.md(fmt.group_label(gm.get(name)))}** · "
-            f"[AWS console ↗]({links.console_url(region, name)})")
-# why it has its colour: the review's findings about it, worst first
-for x in fr.findings:
-    st.markdown(f"{fmt.STATUS_ICON[x.severity]} {fmt.md(x.message)}")
+            f"{sel.window_label} · [AWS console ↗]({links.console_url(region, name)})")
+
+# Why it has this status: the review's findings about it (the same lines `check` prints), worst first.
+if fr.findings:
+    box = st.error if fr.status == "critical" else st.warning if fr.status in ("warn", "unknown") else st.info
+    box("  \n".join(f"{fmt.STATUS_ICON[x.severity]} **{fmt.STATUS_TEXT[x.severity]}**: {fmt.md(x.message)}"
+                    for x in fr.findings), icon=":material/report:")
+elif fr.status == "ok":
+    st.success(f"No finding about this function over {sel.window_label}.", icon=":material/check_circle:")
+else:
+    # TODO(review): a status without a finding about this function; the review should give its reason.
+    st.warning(f"Status **{fmt.STATUS_TEXT[fr.status]}**: the review lists no finding for this function itself.")
 
 cols = st.columns(5)
 with cols[0]:
@@ -79,22 +87,27 @@ with cols[3]:
                        fr.verdict("destination_delivery_failures")), reason=False)
 with cols[4]:
     idle = fr.invocations == 0
-    tile("Max duration", "—" if idle else fmt.n(fr.max_duration_ms, " ms"),
-         ("no invocations in the window · " if idle else "") + f"timeout {fmt.n(c['timeout_s'])} s", None)
+    tile("Max duration", fmt.NOT_SET if idle else fmt.ms(fr.max_duration_ms),
+         ("idle: no invocation in the window · " if idle else "") + f"timeout {fmt.duration(c['timeout_s'])}",
+         "idle" if idle else None)
 
 left, right = st.columns(2)
 with left:
     st.markdown("**Configuration**")
     conf = [("runtime", c["runtime"]), ("memory", f"{c['memory_mb']} MB"), ("timeout", f"{c['timeout_s']} s"),
             ("architecture", c["architecture"]), ("package type", c["package_type"]),
-            ("reserved concurrency", "none (unreserved pool)" if c["reserved_concurrency"] is None
-             else str(c["reserved_concurrency"])),
-            ("provisioned (all aliases)", str(fr.provisioned)),
-            ("code size ($LATEST)", fmt.mb(c["code_size"])),
-            ("code size (all versions)", f"{fmt.mb(c['code_size_all_versions'])} in {c['version_count']} version(s)"),
-            ("dead-letter queue", c["dlq_arn"] or "none"), ("on-failure destination", c["on_failure_arn"] or "none"),
-            ("VPC", "yes" if c["vpc"] else "no"), ("last modified", c["last_modified"]),
+            ("reserved concurrency", (f"{fmt.NOT_SET} none: shares the unreserved pool" if fr.config_known
+                                      else fmt.UNKNOWN) if c["reserved_concurrency"] is None
+             else fmt.n(c["reserved_concurrency"])),
+            ("provisioned (all aliases)", fmt.n(fr.provisioned) if fr.provisioned else
+             f"{fmt.NOT_SET} none" if fr.provisioned == 0 else fmt.UNKNOWN),
+            ("code size ($LATEST)", fmt.size(c["code_size"])),
+            ("code size (all versions)", f"{fmt.size(c['code_size_all_versions'])} in {c['version_count']} version(s)"),
+            ("dead-letter queue", c["dlq_arn"] or f"{fmt.NOT_SET} none"),
+            ("on-failure destination", c["on_failure_arn"] or f"{fmt.NOT_SET} none"),
+            ("VPC", "yes" if c["vpc"] else "no"), ("last modified", fmt.cell(c["last_modified"])),
             ("ARN", c["arn"])]
+    conf = [(k, fmt.cell(v)) for k, v in conf]
     st.dataframe(pd.DataFrame(conf, columns=["setting", "value"]), hide_index=True, width="stretch",
                  height=35 * len(conf) + 40)
 with right:
@@ -106,9 +119,9 @@ with right:
         st.caption("No tags.")
     st.markdown("**Provisioned concurrency per alias/version**")
     if detail.provisioned:
-        st.dataframe(pd.DataFrame(detail.provisioned), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(detail.provisioned), hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
     else:
-        st.caption("None configured.")
+        st.caption("No provisioned concurrency.")
     if detail.queues or c["dlq_arn"] or c["on_failure_arn"]:
         st.markdown("**Where failed events go**")
         qrows = []
@@ -118,8 +131,8 @@ with right:
                 qrows.append({"role": role, "target": arn.split(":")[-1], "kind": arn.split(":")[2],
                               "messages visible": None if q is None else q["visible"],
                               "in flight": None if q is None else q["not_visible"],
-                              "note": "not measurable (only SQS depth is)" if q is None else q["error"]})
-        st.dataframe(pd.DataFrame(qrows), hide_index=True, width="stretch")
+                              "note": "not measurable (only SQS depth is)" if q is None else q["error"] or fmt.NOT_SET})
+        st.dataframe(pd.DataFrame(qrows), hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
 
 step = queries.chart_step(cfg, account, region, sel.start, sel.end)
 st.subheader("Metrics")
@@ -147,8 +160,18 @@ for arn in (c["dlq_arn"], c["on_failure_arn"]):
         for k in ("DLQVisible", "DLQOldestAge"):
             charts_to_draw.append((f"{k}-{qn}", qdf[[k]].rename(columns={k: f"{BY_KEY[k].label} ({qn})"}),
                                    BY_KEY[k], []))
+# A chart collected over the whole window and zero throughout says one word: nothing happened. One
+# with gaps is drawn (the grey bands are the news); one never collected is listed as unknown.
+idle_charts = [d.columns[0] for _, d, _, _ in charts_to_draw if d.iloc[:, 0].notna().all()
+               and not d.iloc[:, 0].any()]
+unread = [d.columns[0] for _, d, _, _ in charts_to_draw if not d.iloc[:, 0].notna().any()]
+drawn = [x for x in charts_to_draw if x[1].columns[0] not in idle_charts + unread]
+if idle_charts:
+    st.caption(f"No data in this window (collected, zero throughout): {fmt.md(', '.join(idle_charts))}")
+if unread:
+    st.caption(f"Not collected in this window (unknown): {fmt.md(', '.join(unread))}")
 grid = st.columns(2)
-for i, (key, d, m, limits) in enumerate(charts_to_draw):
+for i, (key, d, m, limits) in enumerate(drawn):
     title = f"{d.columns[0]} · {m.unit}" if m.unit != "count" else d.columns[0]
     fig = charts.timeseries(d, title, m.unit, limits, height=260)
     charts.shade_gaps(fig, d, step)

@@ -12,47 +12,46 @@ state.require_data(sel)
 cfg = sel.cfg
 
 st.title("Triage")
-st.caption(f"{sel.window_label} · worst first · tick a row to open its function page; the AWS console links open "
-           "a new tab" + (" · filtered by the sidebar's groups/search" if sel.filtered else ""))
+st.caption(f"{sel.window_label} · worst first · click a function's name to open its page; the AWS console links "
+           "open a new tab" + (" · filtered by the sidebar's groups/search" if sel.filtered else ""))
 
 multi = len(sel.targets) > 1
 LINKS = {
-    "page": st.column_config.LinkColumn("function page", display_text="open ↗", width="small"),
     "console": st.column_config.LinkColumn("AWS console", display_text="console ↗", width="small"),
 }
+TAIL = ["console", "account", "region"]
+HIDDEN = ["account", "region"]     # kept in every row for the click; shown only when several targets are
 
 
-TAIL = ["page", "console", "account", "region"]
-
-
-def frame(rows: list[dict], head: tuple[str, ...] = ("status", "function", "why")) -> pd.DataFrame:
-    """Rows as a table: the answer first, links and where at the end (account/region only if several)."""
+def frame(rows: list[dict], head: tuple[str, ...] = ("function", "status", "why")) -> pd.DataFrame:
+    """Rows as a table: the name and the answer first, links and where at the end."""
     df = pd.DataFrame(rows)
     if df.empty:
         return df
-    if not multi:
-        df = df.drop(columns=["account", "region"])
     first = [c for c in head if c in df.columns]
     last = [c for c in TAIL if c in df.columns]
     return df[first + [c for c in df.columns if c not in first + last] + last]
 
 
-def table(df: pd.DataFrame, key: str, config: dict, fn_col: str = "function") -> None:
-    """A table whose ticked row opens that function's page (in place)."""
-    ev = st.dataframe(df, hide_index=True, width="stretch", column_config={**LINKS, **config}, key=key,
-                      on_select="rerun", selection_mode="single-row")
-    rows = ev.selection.rows if ev is not None and hasattr(ev, "selection") else []
-    if rows:
-        r = df.iloc[rows[0]]
-        if r.get(fn_col):
+def table(df: pd.DataFrame, key: str, config: dict, fn_col: str = "function", fn_label: str = "function") -> None:
+    """A table whose function names are buttons to that function's page (same tab), the name column
+    pinned so it stays in view when the table scrolls sideways."""
+    order = [c for c in df.columns if not c.startswith("_") and (multi or c not in HIDDEN)]
+    st.dataframe(df, hide_index=True, width="stretch", key=key, column_order=order,
+                 placeholder=fmt.UNKNOWN, column_config={
+                     **LINKS, **config,
+                     fn_col: st.column_config.ButtonColumn(fn_label, type="tertiary", pinned=True, alignment="left", key=f"{key}_go",
+                                                           help="open this function's page")})
+    click = st.session_state.get(f"{key}_go")
+    if click is not None:
+        r = df.iloc[click["row"]]
+        if r.get(fn_col) and r[fn_col] != fmt.NOT_SET:
             st.switch_page("app_pages/function.py", query_params=state.link_params(
-                account=r.get("account", sel.targets[0]["account"]),
-                region=r.get("region", sel.targets[0]["region"]), fn=r[fn_col]))
+                account=r["account"], region=r["region"], fn=r[fn_col], window=state.incident_window(r.get("_last"))))
 
 
 def base(account: str, region: str, name: str) -> dict:
-    return {"account": account, "region": region, "function": name,
-            "page": state.function_link(account, region, name), "console": links.console_url(region, name)}
+    return {"account": account, "region": region, "function": name, "console": links.console_url(region, name)}
 
 
 # table rows: one dict per row, mixed values (numbers, text, None = unknown)
@@ -60,65 +59,88 @@ throttle_rows: list[dict[str, Any]] = []
 async_rows: list[dict[str, Any]] = []
 queue_rows: list[dict[str, Any]] = []
 spill_rows: list[dict[str, Any]] = []
+
+
+def reserved_cell(v: int | None, config_known: bool) -> object:
+    """Reserved concurrency: the number, "—" when none is set, unknown when its configuration was not read."""
+    return fmt.n(v) if v is not None else fmt.NOT_SET if config_known else fmt.UNKNOWN
+
+
+def last_of(*ts: float | None) -> float | None:
+    return max((x for x in ts if x is not None), default=None)
+
+
 for a, r, t, gm in state.selected_reviews(cfg, sel):
+    known = {f.name: f.config_known for f in t.functions}
     for x in queries.throttling(cfg, sel.start, sel.end, a, r):
         if sel.keep(x.function, gm.get(x.function)):
-            throttle_rows.append({"status": fmt.STATUS_TEXT[x.status], "why": x.reason, **base(a, r, x.function),
-                                  "group": fmt.group_label(gm.get(x.function)), "throttles": x.throttles,
-                                  "throttle rate %": None if x.throttle_rate is None else round(100 * x.throttle_rate, 2),
-                                  "peak concurrency": x.peak_concurrency, "reserved": x.reserved_concurrency,
+            throttle_rows.append({**base(a, r, x.function), "status": fmt.STATUS_TEXT[x.status], "why": x.reason,
+                                  "throttles": x.throttles,
+                                  "throttle rate": None if x.throttle_rate is None else 100 * x.throttle_rate,
+                                  "peak concurrency": x.peak_concurrency,
+                                  "reserved": reserved_cell(x.reserved_concurrency, known.get(x.function, False)),
                                   "since (UTC)": fmt.utc(x.since), "last (UTC)": fmt.utc(x.last_seen),
-                                  "_sev": x.status})
+                                  "group": fmt.group_label(gm.get(x.function)), "_last": x.last_seen})
     for af in triage.async_failures(t):
         if sel.keep(af.function, gm.get(af.function)):
-            async_rows.append({"status": fmt.STATUS_TEXT[af.status], "why": af.reason, **base(a, r, af.function),
-                               "group": fmt.group_label(gm.get(af.function)), "dropped": af.async_events_dropped,
+            async_rows.append({**base(a, r, af.function), "status": fmt.STATUS_TEXT[af.status], "why": af.reason,
+                               "dropped": af.async_events_dropped,
                                "DLQ errors (lost)": af.dead_letter_errors,
                                "destination failures": af.destination_delivery_failures,
-                               "max event age (s)": None if af.max_async_event_age_ms is None
-                               else round(af.max_async_event_age_ms / 1000, 1),
-                               "DLQ": (af.dlq_arn or "").split(":")[-1] or None,
-                               "on-failure": (af.on_failure_arn or "").split(":")[-1] or None})
+                               "max event age": fmt.event_age(af.max_async_event_age_ms, af.async_events_dropped),
+                               "DLQ": (af.dlq_arn or "").split(":")[-1] or fmt.NOT_SET,
+                               "on-failure": (af.on_failure_arn or "").split(":")[-1] or fmt.NOT_SET,
+                               "group": fmt.group_label(gm.get(af.function)), "_last": sel.end})
     for q in queries.queues(cfg, sel.start, sel.end, a, r):
         feeders = [f for f in q.feeders if sel.keep(f, gm.get(f))]
         if sel.filtered and not feeders:
             continue
         if (q.visible or 0) > 0 or (q.growth_per_hour or 0) > 0 or q.error:
-            queue_rows.append({"status": fmt.STATUS_TEXT[q.status], "why": q.reason, "account": a, "region": r,
-                               "queue": q.name,
-                               "visible": q.visible, "in flight": q.not_visible, "delayed": q.delayed,
-                               "growth /h": None if q.growth_per_hour is None else round(q.growth_per_hour, 1),
-                               "oldest message": fmt.duration(q.oldest_age_s), "fed by": ", ".join(q.feeders),
-                               "function": q.feeders[0] if q.feeders else None,
-                               "page": state.function_link(a, r, q.feeders[0]) if q.feeders else None,
+            queue_rows.append({"queue": q.name, "status": fmt.STATUS_TEXT[q.status], "why": q.reason,
+                               "account": a, "region": r,
+                               "visible": q.visible, "growth /h": q.growth_per_hour,
+                               "oldest message": fmt.age_of_oldest(q.oldest_age_s, q.visible),
+                               "in flight": q.not_visible, "delayed": q.delayed,
+                               "function": q.feeders[0] if q.feeders else fmt.NOT_SET,
+                               "fed by": ", ".join(q.feeders) or fmt.NOT_SET,
                                "console": links.queue_console_url(r, a, q.name),
-                               "not measurable": q.error})
+                               "not measurable": q.error or fmt.NOT_SET, "_last": sel.end})
     for s in queries.spillover(cfg, sel.start, sel.end, a, r):
         if sel.keep(s.function, gm.get(s.function)):
-            spill_rows.append({"status": fmt.STATUS_TEXT[s.status], **base(a, r, s.function), "alias": s.qualifier,
+            spill_rows.append({**base(a, r, s.function), "status": fmt.STATUS_TEXT[s.status], "alias": s.qualifier,
                                "spillover invocations": s.spillover, "provisioned": s.provisioned,
                                "peak provisioned in use": s.peak_provisioned_executions,
-                               "max utilization %": None if s.max_utilization is None
-                               else round(100 * s.max_utilization, 1)})
+                               "max utilization": None if s.max_utilization is None else 100 * s.max_utilization,
+                               "_last": sel.end})
 
 sev = {"critical": 0, "warn": 1, "ok": 2, "unknown": 3}
 num = st.column_config.NumberColumn
+COUNT = num(format="localized")
+PCT = num(format="%.1f %%")
+HIDE: dict[str, Any] = {}
 
 st.subheader(f"Throttling functions ({len(throttle_rows)})")
 if throttle_rows:
-    df = frame(sorted(throttle_rows, key=lambda x: (sev[x["status"]], -x["throttles"]))).drop(columns=["_sev"])
+    df = frame(sorted(throttle_rows, key=lambda x: (sev[x["status"]], -x["throttles"])))
     top = df.iloc[0]
+    reserved = top["reserved"]
     st.markdown(f"Top offender: **{fmt.md(top['function'])}** with **{fmt.n(top['throttles'])}** throttles "
-                f"(peak {fmt.n(top['peak concurrency'])} of {fmt.n(top['reserved'])} reserved) since "
-                f"{fmt.md(top['since (UTC)'])}")
-    table(df, "t_throttle", {"throttles": num(format="%d"), "reserved": num(format="%d"),
-                             "peak concurrency": num(format="%d")})
+                f"(peak {fmt.n(top['peak concurrency'])}"
+                + (f" of {reserved} reserved" if reserved not in (fmt.NOT_SET, fmt.UNKNOWN) else "")
+                + f") since {fmt.md(top['since (UTC)'])}")
+    table(df, "t_throttle", {**HIDE, "throttles": COUNT, "peak concurrency": COUNT, "throttle rate": PCT,
+                             "reserved": st.column_config.Column(
+                                 "reserved", help="— = no reserved concurrency (shares the unreserved pool)")})
 else:
     st.success("No function throttled in the window.")
 
 st.subheader(f"Async failures ({len(async_rows)})")
 if async_rows:
-    table(frame(async_rows), "t_async", {})
+    table(frame(async_rows), "t_async", {**HIDE, "dropped": COUNT, "DLQ errors (lost)": COUNT,
+                                          "destination failures": COUNT,
+                                          "DLQ": st.column_config.Column("DLQ", help="— = no dead-letter queue"),
+                                          "on-failure": st.column_config.Column(
+                                              "on-failure", help="— = no on-failure destination")})
 else:
     st.success("No async events dropped or lost in the window.")
 
@@ -129,16 +151,19 @@ if queue_rows:
     st.markdown(f"Deepest: **{fmt.md(deep['queue'])}** with **{fmt.n(deep['visible'])}** messages"
                 + (f", growing **{fmt.n(round(grow))}/h**" if grow and grow > 0 else "")
                 + f", oldest {fmt.md(deep['oldest message'])}"
-                + (f", fed by {fmt.md(deep['fed by'])}" if deep["fed by"] else ""))
-    table(frame(queue_rows, ("status", "queue", "why", "visible", "growth /h", "oldest message", "fed by")), "t_dlq", {
-        "visible": num(format="%d"), "page": st.column_config.LinkColumn("feeder's page", display_text="open ↗"),
-        "console": st.column_config.LinkColumn("SQS console", display_text="console ↗")})
+                + (f", fed by {fmt.md(deep['fed by'])}" if deep["fed by"] != fmt.NOT_SET else ""))
+    table(frame(queue_rows, ("queue", "status", "why", "visible", "growth /h", "oldest message", "function")), "t_dlq", {
+        **HIDE, "visible": COUNT, "in flight": COUNT, "delayed": COUNT, "growth /h": num(format="%+.0f"),
+        "queue": st.column_config.Column("queue", pinned=True),
+        "console": st.column_config.LinkColumn("SQS console", display_text="console ↗")},
+        fn_label="feeder")
 else:
     st.success("Every dead-letter queue is empty.")
 
 st.subheader(f"Provisioned concurrency spillover ({len(spill_rows)})")
 if spill_rows:
-    table(frame(spill_rows), "t_spill", {})
+    table(frame(spill_rows), "t_spill", {**HIDE, "spillover invocations": COUNT, "provisioned": COUNT,
+                                         "peak provisioned in use": COUNT, "max utilization": PCT})
 else:
     st.success("No invocation spilled over provisioned concurrency.")
-st.caption("None = unknown (not collected or not measurable), never zero.")
+st.caption("unknown = not collected or not measurable, never zero · — = not configured")

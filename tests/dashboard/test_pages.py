@@ -136,16 +136,17 @@ def test_triage_rows_worst_first_with_since_and_links(run_page, seed_info):
     thr = at.dataframe[0].value.to_dict("records")
     assert [r["function"] for r in thr] == ["payments-api-charge", "payments-worker"]
     top = thr[0]
-    assert (top["status"], top["throttles"], top["throttle rate %"], top["peak concurrency"], top["reserved"]) == \
-        ("critical", 200, 3.23, 50, 50)   # 200 / (6,000 + 200)
+    assert (top["status"], top["throttles"], round(top["throttle rate"], 2), top["peak concurrency"],
+            top["reserved"]) == ("critical", 200, 3.23, 50, "50")   # 200 / (6,000 + 200), shown "3.2 %"
     assert top["since (UTC)"] == utc_minute(m - 40 * 60) and top["last (UTC)"] == utc_minute(m - 21 * 60)
-    assert top["page"] == f"function?account={PROD}&region=us-east-1&window=24h&group_by=prefix&fn=payments-api-charge"
+    assert list(at.dataframe[0].value.columns)[:2] == ["function", "status"]   # the name first (pinned)
     assert top["console"] == ("https://us-east-1.console.aws.amazon.com/lambda/home?region=us-east-1"
                               "#/functions/payments-api-charge")
     assert any("Top offender: **payments\\-api\\-charge** with **200** throttles" in t for t in texts(at))
 
     asy = at.dataframe[1].value.to_dict("records")
-    assert [(r["function"], r["dropped"], r["DLQ"]) for r in asy] == [("orders-ingest", 7, "orders-dlq")]
+    assert [(r["function"], r["dropped"], r["DLQ"], r["on-failure"]) for r in asy] == \
+        [("orders-ingest", 7, "orders-dlq", "—")]   # no on-failure destination: not configured
     dlq = at.dataframe[2].value.to_dict("records")
     assert [(r["queue"], r["visible"], round(r["growth /h"]), r["fed by"], r["oldest message"]) for r in dlq] == \
         [("orders-dlq", 42, 12, "orders-ingest", "1 h 30 min")]
@@ -257,7 +258,15 @@ def test_function_page_from_a_link(run_page):
     assert (conf["reserved concurrency"], conf["memory"], conf["runtime"]) == ("50", "512 MB", "python3.12")
     assert at.dataframe[1].value.to_dict("records") == [{"key": "team", "value": "payments"}]
     assert at.query_params["fn"] in ("payments-api-charge", ["payments-api-charge"])
-    assert len(at.get("plotly_chart")) >= 11   # every function metric
+    # charts for what happened; one line for the metrics that stayed at zero (no ten flat charts)
+    assert [c.key for c in at.get("plotly_chart")] == \
+        ["f_Invocations", "f_Throttles", "f_Errors", "f_ConcurrentExecutions", "f_Duration"][:len(at.get("plotly_chart"))]
+    idle = next(c.value for c in at.caption if c.value.startswith("No data in this window"))
+    assert "Async events dropped" in idle and "Throttles" not in idle
+    # the review's reasons for its status, at the top
+    assert at.error[0].value.replace("\\", "").splitlines() == [
+        ":red[:material/error:] **critical**: payments-api-charge: 200 throttles  ",
+        ":red[:material/error:] **critical**: payments-api-charge: peak 50 of 50 reserved"]
 
 
 def test_function_page_defaults_to_the_worst_function(run_page):
