@@ -74,8 +74,13 @@ PAGES = [
 ]
 
 ctx = context.resolve()
-page = st.navigation(PAGES)
+wall_view = st.query_params.get("view") == "wall"
+page = st.navigation(PAGES, position="hidden" if wall_view else "sidebar")
 state.init()
+if wall_view:   # the wall screen: the whole fleet, no sidebar, no banner (dashboard/wall.py)
+    from dashboard import wall
+    wall.render(state.selection(ctx))
+    st.stop()
 if ctx.demo:
     st.info("**Simulated fleet** — a local sandbox with made-up accounts, collected live every minute; no AWS "
             "account is used. Point the dashboard at your fleet with `-- --config fleet.toml`.", icon=":material/science:")

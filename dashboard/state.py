@@ -234,6 +234,20 @@ def sidebar(ctx: Context) -> Selection:
                      list(ss["groups"]), ss["q"], sel_targets)
 
 
+def selection(ctx: Context) -> Selection:
+    """The current selection without drawing the sidebar (the wall screen): the URL's account, region and
+    window, every group."""
+    ss = st.session_state
+    cfg = ctx.cfg or ""
+    targets = queries.targets(cfg) if cfg and queries.version(cfg) else []
+    sel_targets = [t for t in targets if ss["account"] in (ALL, t["account"]) and ss["region"] in (ALL, t["region"])]
+    if ss["window"] not in WINDOW_OPTIONS:
+        ss["window"] = DEFAULTS["window"]
+    start, end = window_bounds(ss["window"], ss["from"], ss["to"], queries.now())
+    return Selection(ctx, cfg, ss["account"], ss["region"], ss["window"], start, end, ss["group_by"], [], "",
+                     sel_targets)
+
+
 def signed_in() -> None:
     """Who is signed in, and a way out (only with sign-in configured)."""
     if not st.user.get("is_logged_in"):

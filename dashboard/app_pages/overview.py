@@ -11,7 +11,12 @@ sel = state.current()
 state.require_data(sel)
 cfg = sel.cfg
 
-st.title("Overview")
+head, toggle = st.columns([5, 1], vertical_alignment="bottom")
+head.title("Overview")
+if toggle.button("Wall screen", icon=":material/fullscreen:", type="tertiary",
+                 help="The whole fleet on one screen, large type, no sidebar, refreshing by itself (?view=wall)"):
+    st.query_params["view"] = "wall"
+    st.rerun()
 st.caption(f"{sel.window_label} · peaks from 1-minute maxima · colours from the thresholds in the config")
 
 

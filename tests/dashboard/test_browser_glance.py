@@ -43,3 +43,40 @@ def test_overview_path_opens_the_overview(demo_app):
     page = open_page(demo_app, "/overview", "Concurrency headroom")
     page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=10_000)
     assert not page.get_by_text("Page not found").count()
+
+
+def test_wall_screen_shows_every_account_and_region_above_the_fold(demo_app, browser):  # noqa: F811
+    url, _, _ = demo_app
+    page = browser.new_page(viewport={"width": 1600, "height": 1000})
+    try:
+        page.goto(url + "/?view=wall")
+        rows = page.locator(".hw-row")
+        rows.nth(3).wait_for(timeout=90_000)          # 2 accounts x 2 regions, the simulated fleet
+        wait_idle(page)
+        assert rows.count() == 4
+        for i in range(4):
+            box = rows.nth(i).bounding_box()
+            assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= 1000, (i, box)
+        assert not page.locator('[data-testid="stSidebar"]').is_visible()
+        summary = page.locator(".hw-sum").inner_text()
+        assert re.search(r"Fleet (CRITICAL|WARN|UNKNOWN|OK) · 4 account/regions: ", summary), summary
+        heads = [rows.nth(i).locator(".hw-head .st").inner_text() for i in range(4)]
+        order = {"CRITICAL": 0, "UNKNOWN": 1, "WARN": 2, "OK": 3}
+        assert heads[0] == "CRITICAL" and [order[h] for h in heads] == sorted(order[h] for h in heads)  # worst first
+        assert "prod · us-east-1" in rows.nth(0).inner_text()     # where the incidents are
+        # large type: the figures are readable across a room
+        size = rows.nth(0).locator(".hw-tile .v").first.evaluate("e => parseFloat(getComputedStyle(e).fontSize)")
+        assert size >= 30
+    finally:
+        page.close()
+
+
+def test_overview_has_a_wall_screen_toggle(demo_app):
+    page = open_page(demo_app, "/", "Concurrency headroom")
+    page.get_by_role("button", name=re.compile("Wall screen")).click()
+    page.locator(".hw-row").first.wait_for(timeout=30_000)
+    assert "view=wall" in page.url
+    wait_idle(page)
+    page.get_by_role("button", name=re.compile("Leave the wall screen")).click()
+    page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=30_000)
+    assert "view=wall" not in page.url
