@@ -16,12 +16,10 @@ UNKNOWN = "unknown"
 NOT_SET = "—"          # not configured (the column's help says what), never unknown and never 0
 GB = 1024 ** 3
 MB = 1024 ** 2
-# "idle" is not a status: a figure with nothing to grade (no invocation), drawn neutral.
-STATUS_COLOR = {"ok": "green", "warn": "orange", "critical": "red", "unknown": "gray", "idle": "gray", None: "gray"}
+STATUS_COLOR = {"ok": "green", "warn": "orange", "critical": "red", "unknown": "gray", None: "gray"}
 # Material icons ship with Streamlit's font: no system emoji font needed on a wall screen.
 STATUS_ICON = {"ok": ":green[:material/check_circle:]", "warn": ":orange[:material/warning:]",
-               "critical": ":red[:material/error:]", "unknown": ":gray[:material/help:]", "idle": ":gray[:material/bedtime:]",
-               None: ":gray[:material/help:]"}
+               "critical": ":red[:material/error:]", "unknown": ":gray[:material/help:]", None: ":gray[:material/help:]"}
 STATUS_TEXT = {"ok": "ok", "warn": "warn", "critical": "critical", "unknown": "unknown", None: "unknown"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&$:=^])")
 

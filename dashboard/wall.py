@@ -8,12 +8,10 @@ no green: its "ok" grades are drawn unknown until the review knows.
 from __future__ import annotations
 
 import html
-from typing import Any
 
 import streamlit as st
 
-from analysis import triage
-from analysis.review import SEVERITY, TargetReview
+from analysis.review import SEVERITY, TargetReview, worst_verdict
 from dashboard import fmt, queries, state
 
 # Colours of the wall (dark, high contrast); the same statuses as everywhere else.
@@ -40,14 +38,19 @@ CSS = """
 """
 
 
-def shown_grades(t: TargetReview, thresholds: dict[str, Any]) -> dict[str, str | None]:
+def shown_grades(t: TargetReview) -> dict[str, str | None]:
     """The Overview's grades of this target's numbers; while the review has an unknown finding about it
     (history not collected for the whole window yet, stale, never reached), an "ok" is only a floor's
     verdict, not known to be ok: drawn unknown (None). A known warn or critical stays."""
-    g = triage.target_grades(t, thresholds)
+    kinds = ("concurrency", "claimed_concurrency", "code_storage", "throttles", "async_events_dropped",
+             "dead_letter_errors", "destination_delivery_failures", "dlq_messages")
+    g: dict[str, str | None] = {k: t.verdict(k).status for k in kinds}
+    g["headroom"] = worst_verdict(t.verdict("concurrency"), t.verdict("claimed_concurrency")).status
+    g["async_events_dropped"] = worst_verdict(*(t.verdict(k) for k in (
+        "async_events_dropped", "dead_letter_errors", "destination_delivery_failures"))).status
     if t.status == "unknown" or any(f.severity == "unknown" for f in t.findings):
         # code storage and the function count are read live, not from history: they stay as graded
-        return {k: (None if v == "ok" and k not in ("code_storage", "function_count") else v) for k, v in g.items()}
+        return {k: ("unknown" if v == "ok" and k != "code_storage" else v) for k, v in g.items()}
     return g
 
 
@@ -57,10 +60,10 @@ def _tile(label: str, value: str, detail: str, status: str | None) -> str:
             f"<div class='l'>{e(label)}</div><div class='v'>{e(value)}</div><div class='d'>{e(detail)}</div></div>")
 
 
-def row(t: TargetReview, thresholds: dict[str, Any]) -> str:
+def row(t: TargetReview) -> str:
     """One target's row: status and who, seven tiles, and the review's top reasons underneath."""
     e = html.escape
-    g = shown_grades(t, thresholds)
+    g = shown_grades(t)
     lim = t.concurrency_limit
     head = (f"<div class='hw-head' style='background:{BG[t.status]};color:{FG[t.status]}'>"
             f"<div class='st'>{WORD[t.status]}</div>"
@@ -112,7 +115,6 @@ def render(sel: state.Selection) -> None:
     st.markdown(CSS, unsafe_allow_html=True)
     state.require_data(sel)
     cfg = sel.cfg
-    th = queries.settings(cfg).thresholds
 
     st.session_state["_ver_rendered"] = queries.version(cfg)
 
@@ -129,7 +131,7 @@ def render(sel: state.Selection) -> None:
                                 is not None else -1, t.target, t.region))
     now = queries.now()
     st.markdown(f"<div class='hw-sum'>{summary(targets, queries.status(cfg).last_data_at, now, sel.window_label)}"
-                "</div>" + "".join(row(t, th) for t in targets), unsafe_allow_html=True)
+                "</div>" + "".join(row(t) for t in targets), unsafe_allow_html=True)
     if st.button("Leave the wall screen", icon=":material/close_fullscreen:", type="tertiary"):
         del st.query_params["view"]
         st.rerun()

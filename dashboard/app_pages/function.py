@@ -89,7 +89,7 @@ with cols[4]:
     idle = fr.invocations == 0
     tile("Max duration", fmt.NOT_SET if idle else fmt.ms(fr.max_duration_ms),
          ("idle: no invocation in the window · " if idle else "") + f"timeout {fmt.duration(c['timeout_s'])}",
-         "idle" if idle else None)
+         None)   # not graded: no threshold applies to a duration
 
 left, right = st.columns(2)
 with left:

@@ -265,8 +265,8 @@ def test_function_page_from_a_link(run_page):
     assert "Async events dropped" in idle and "Throttles" not in idle
     # the review's reasons for its status, at the top
     assert at.error[0].value.replace("\\", "").splitlines() == [
-        ":red[:material/error:] **critical**: payments-api-charge: 200 throttles  ",
-        ":red[:material/error:] **critical**: payments-api-charge: peak 50 of 50 reserved"]
+        ":red[:material/error:] **critical**: payments-api-charge: peak concurrency 50 of 50 reserved (100 %)  ",
+        ":red[:material/error:] **critical**: payments-api-charge: 200 throttles"]
 
 
 def test_function_page_defaults_to_the_worst_function(run_page):
