@@ -616,6 +616,19 @@ class Store:
         with self.transaction() as c:
             self._upsert_points(c, account, region, points)
 
+    def write_history(self, account: str, region: str, points: list[Point], coverage: list[Covered],
+                      snapshots: list[dict[str, int]]) -> None:
+        """History from elsewhere (the simulated fleet's earlier weeks, an import): points, the ranges
+        they cover and hourly account snapshots, in one transaction, through the same upsert, summaries
+        and coverage merge as a cycle. A snapshot never replaces one a cycle wrote for the same hour."""
+        with self.transaction() as c:
+            self._upsert_points(c, account, region, points)
+            self._add_coverage(c, account, region, coverage)
+            c.executemany("INSERT OR IGNORE INTO account_history VALUES (?,?,?,?,?,?,?,?,?,?)",
+                          [(account, region, h["ts"], h["concurrency_limit"], h["unreserved_limit"],
+                            h["code_storage_limit"], h["code_storage_used"], h["function_count"],
+                            h["reserved_total"], h["provisioned_total"]) for h in snapshots])
+
     def _write_points(self, c: sqlite3.Connection, r: TargetResult) -> int:
         if r.account is None:
             return 0

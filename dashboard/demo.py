@@ -26,7 +26,8 @@ log = logging.getLogger("headroom.demo")
 INTERVAL_S = 60
 FIRST_PAUSE_S = 4
 # Demo-friendly collection: one target at a time, the busiest first, so the first account lands
-# (and the page fills in) as early as possible; the week before the last hour is read hourly.
+# (and the page fills in) as early as possible; the week before the last hour is read hourly. The
+# 12 weeks before that are written at start-up (write_prehistory).
 COLLECTION = """
 [collection]
 interval_seconds = 60
@@ -97,6 +98,9 @@ def _run(rt: DemoRuntime, sb: Any, seed: int, interval_s: int) -> None:
         sim = Simulator(sb, truth)
         settings = config.load(rt.config_path)
         store = Store(settings.store_path)
+        t0 = time.time()
+        write_prehistory(store, truth)
+        log.warning("13 weeks of earlier history written in %.2f s", time.time() - t0)
     except Exception as e:  # noqa: BLE001 - shown on the page instead of a blank screen
         log.exception("the simulated fleet failed to start")
         rt.error, rt.phase = f"{type(e).__name__}: {e}", "failed"
@@ -133,6 +137,18 @@ def _run(rt: DemoRuntime, sb: Any, seed: int, interval_s: int) -> None:
         rt.phase = "waiting for the next cycle"
         # Wake just after the next minute boundary so each cycle reads a fresh, complete minute.
         rt._stop.wait(max(1.0, interval_s - (time.time() - t0)) if interval_s != 60 else 61 - time.time() % 60)
+
+
+def write_prehistory(store: Any, truth: Any) -> None:
+    """The weeks before the sandbox's seeded week (sandbox.fleet.prehistory), written through the store's
+    own write path: hourly account concurrency with its coverage, and hourly account snapshots, so the
+    limit review has trends and weeks until each limit from the first page."""
+    from collectors.model import Covered, Point
+    from sandbox.fleet import prehistory
+
+    for h in prehistory(truth):
+        points = [Point(metric, "", "", ts, value, 3600) for metric, pts in h.series.items() for ts, value in pts]
+        store.write_history(h.account, h.region, points, [Covered("account", "", h.start, h.end)], h.snapshots)
 
 
 @st.cache_resource(show_spinner=False)

@@ -882,6 +882,79 @@ class Simulator:
         return written
 
 
+# ---- earlier weeks (for the weekly limit review) -------------------------------------------------
+
+PREHISTORY_WEEKS = 13
+WEEK = 7 * DAY
+# Weekly growth of each cell before the seeded week: (peak concurrency, code storage, reserved
+# concurrency). prod us-east-1 creeps toward its concurrency limit and fills its code storage;
+# the others grow slowly, so the review shows every kind of answer.
+GROWTH: dict[tuple[str, str], tuple[float, float, float]] = {
+    (PROD, "us-east-1"): (0.030, 0.020, 0.020),
+    (PROD, "eu-west-1"): (0.040, 0.015, 0.010),
+    (STAGING, "us-east-1"): (0.010, 0.030, 0.0),
+    (STAGING, "eu-west-1"): (0.020, 0.010, 0.0),
+}
+
+
+@dataclass
+class CellHistory:
+    """One cell's earlier weeks, hourly: account-level concurrency series over [start, end) (the
+    weeks before the seeded 7 days) and hourly account snapshots up to the current hour."""
+
+    account: str
+    region: str
+    start: int
+    end: int
+    series: dict[str, list[tuple[int, float]]]   # catalogue key -> [(hour, value)]
+    snapshots: list[dict[str, int]]             # account_history rows (ts, limits, usage, allocations)
+
+
+def prehistory(truth: FleetTruth, weeks: int = PREHISTORY_WEEKS, now: float | None = None) -> list[CellHistory]:
+    """The simulated fleet's history before the seeded week (pure): each hour's account peak is the
+    traffic model's peak at that hour of the day, shrunk by the cell's weekly growth for every week
+    back (with a little noise), reservations and code storage likewise; so weekly peaks rise toward
+    today's and the limit review has a trend and a number of weeks until each limit."""
+    now_h = int(now if now is not None else truth.now) // 3600 * 3600
+    start = now_h - weeks * WEEK
+    end = (truth.now - 7 * DAY) // 3600 * 3600
+    out = []
+    for i, cell in enumerate(CELLS):
+        model = _Model(truth, cell, i)
+        g_conc, g_code, g_res = GROWTH[cell]
+        # today's shape, hour by hour: total and claimed concurrency of the day before the seeded week
+        day = [model.bucket(t, 3600) for t in range(end - DAY, end, 3600)]
+        total = {(end - DAY + 3600 * k) // 3600 % 24: float(v["conc"].sum()) for k, v in enumerate(day)}
+        unres = {(end - DAY + 3600 * k) // 3600 % 24: float(v["conc"][~np.isfinite(model.reserved)].sum())
+                 for k, v in enumerate(day)}
+        reserved_now = sum(f.reserved or 0 for f in model.fns)
+        provisioned_now = sum(sum(f.provisioned.values()) for f in model.fns)
+        code_now = truth.code_storage_used.get(cell, 0)
+        rng = np.random.default_rng([truth.seed, i, 13])
+        series: dict[str, list[tuple[int, float]]] = {
+            "AccountConcurrentExecutions": [], "ClaimedAccountConcurrency": [], "UnreservedConcurrentExecutions": []}
+        snaps = []
+        for t in range(start, now_h, 3600):
+            back = (now_h - t) / WEEK
+            reserved = int(round(reserved_now * (1 - g_res) ** back))
+            if t < end:
+                f = (1 - g_conc) ** back * float(np.clip(1 + 0.04 * rng.standard_normal(), 0.85, 1.1))
+                hour = t // 3600 % 24
+                u = unres[hour] * f
+                conc = min(u + (total[hour] - unres[hour]) * f, 0.985 * model.limit)
+                series["AccountConcurrentExecutions"].append((t, float(round(conc))))
+                series["UnreservedConcurrentExecutions"].append((t, float(round(u))))
+                claimed = min(max(u - provisioned_now, 0) + reserved + provisioned_now, 0.985 * model.limit)
+                series["ClaimedAccountConcurrency"].append((t, float(round(claimed))))
+            snaps.append({"ts": t, "concurrency_limit": model.limit, "unreserved_limit": model.limit - reserved,
+                          "code_storage_limit": 80_530_636_800,
+                          "code_storage_used": int(code_now * (1 - g_code) ** back),
+                          "function_count": len(model.fns), "reserved_total": reserved,
+                          "provisioned_total": provisioned_now})
+        out.append(CellHistory(cell[0], cell[1], start, end, series, snaps))
+    return out
+
+
 def fleet_toml(endpoint_url: str, store_path: str = "headroom.db") -> str:
     """The collector's fleet.toml for this sandbox."""
     regions = ", ".join(f'"{r}"' for r in REGIONS)

@@ -3,7 +3,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import review, triage
-from analysis.review import UNRESERVED_FLOOR
+from analysis.review import SEVERITY, UNRESERVED_FLOOR
 from dashboard import charts, fmt, queries, report, state
 
 sel = state.current()
@@ -18,9 +18,23 @@ st.caption(f"Weekly peaks over the last {weeks} weeks (this week so far included
            f"holders over {sel.window_label} · grouped by {state.group_by_label(cfg, sel.group_by)}")
 
 sections: list[report.Section] = []
-tabs = st.tabs([fmt.target_label(t["target"], t["account"], t["region"]) for t in sel.targets]) \
-    if len(sel.targets) > 1 else [st.container()]
-for tab, tinfo in zip(tabs, sel.targets):
+
+
+def urgency(tinfo: dict) -> tuple:
+    """The target that needs attention most comes first (its tab is the one open): the review's status,
+    then the fewest weeks until a limit, then the name."""
+    t = queries.target(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"])
+    if t is None:
+        return (1, 0, float("inf"), tinfo["target"], tinfo["region"])
+    until = [tr.weeks_until for tr in queries.limit_trends(cfg, sel.start, sel.end, t.account or "", t.region, weeks)
+             if tr.weeks_until is not None]
+    return (0, -SEVERITY[t.status], min(until, default=float("inf")), tinfo["target"], tinfo["region"])
+
+
+ordered = sorted(sel.targets, key=urgency)
+tabs = st.tabs([fmt.target_label(t["target"], t["account"], t["region"]) for t in ordered]) \
+    if len(ordered) > 1 else [st.container()]
+for tab, tinfo in zip(tabs, ordered):
     a, r = tinfo["account"], tinfo["region"]
     t = queries.target(cfg, sel.start, sel.end, a, r)
     if t is None:

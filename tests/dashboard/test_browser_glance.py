@@ -80,3 +80,18 @@ def test_overview_has_a_wall_screen_toggle(demo_app):
     page.get_by_role("button", name=re.compile("Leave the wall screen")).click()
     page.get_by_role("heading", name="Overview", exact=True).wait_for(timeout=30_000)
     assert "view=wall" not in page.url
+
+
+def test_limits_review_opens_on_the_most_urgent_target_with_weeks_until_the_limit(demo_app):
+    page = open_page(demo_app, "/limits", "Weekly peaks over the last")
+    # 13 weeks of earlier history on the simulated fleet: a trend, so a number of weeks, not "needs 3 weeks"
+    title = page.get_by_text(re.compile(r"Peak concurrent executions: [\d.]+ weeks to the limit")).first
+    title.wait_for(timeout=30_000)
+    weeks = float(re.search(r"([\d.]+) weeks", title.text_content()).group(1))   # an SVG title
+    assert 0 < weeks < 52
+    assert not page.get_by_text(re.compile("needs 3 weeks of history")).count()
+    # the open tab is the target in trouble (prod us-east-1: critical, nearest its limit)
+    selected = page.locator('[role="tab"][aria-selected="true"]').first.inner_text()
+    assert selected == "prod · 123456789012 · us-east-1"
+    first = page.locator('[role="tab"]').first.inner_text()
+    assert first == selected

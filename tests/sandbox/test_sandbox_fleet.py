@@ -354,3 +354,21 @@ def test_simulator_ticks(fleet: FleetTruth, sandbox, aws):
     _, old = series(cw, "ConcurrentExecutions", "Maximum", {}, NOW - 7 * 86400,
                     NOW - 86400 - 3600, 3600)
     assert old == []
+
+
+def test_prehistory_grows_toward_today_and_stops_where_the_seeded_week_starts():
+    from sandbox.fleet import PROD, WEEK, plan_fleet, prehistory
+    truth = plan_fleet(seed=7, now=1_764_547_200)
+    truth.code_storage_used[(PROD, "us-east-1")] = 60 * 1024 ** 3
+    cells = {(h.account, h.region): h for h in prehistory(truth)}
+    assert len(cells) == 4
+    h = cells[(PROD, "us-east-1")]
+    assert h.end == (truth.now - 7 * 86400) // 3600 * 3600 and h.start == truth.now // 3600 * 3600 - 13 * WEEK
+    conc = h.series["AccountConcurrentExecutions"]
+    assert conc[0][0] == h.start and conc[-1][0] == h.end - 3600 and len(conc) == 12 * 7 * 24
+    weekly = [max(v for ts, v in conc if h.start + w * WEEK <= ts < h.start + (w + 1) * WEEK) for w in range(12)]
+    assert weekly[-1] > weekly[0] * 1.25 and all(v <= 985 for v in weekly)   # growing, never past the limit
+    snaps = h.snapshots
+    assert snaps[-1]["ts"] == truth.now // 3600 * 3600 - 3600 and len(snaps) == 13 * 7 * 24
+    assert snaps[0]["code_storage_used"] < snaps[-1]["code_storage_used"] <= 60 * 1024 ** 3
+    assert snaps[0]["reserved_total"] < snaps[-1]["reserved_total"]
