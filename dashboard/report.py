@@ -59,8 +59,19 @@ def reserving_groups(groups: list[GroupReview]) -> list[GroupReview]:
     return known + [g for g in groups if g.reserved_total is None]
 
 
+_MD_TEXT = str.maketrans({c: "\\" + c for c in "\\|<>*`[]"})
+
+
 def _cell(v: Any) -> str:
-    return fmt.md(v)   # escapes "|" too, so a name cannot break a table
+    """A user string in the Markdown file, kept readable: only what would break a table or become markup
+    (| < > * ` [ ] and the backslash) is escaped, so `search-query` stays `search-query`."""
+    return str(v).translate(_MD_TEXT).replace("\n", " ")
+
+
+def findings(t: TargetReview) -> list[tuple[str, str]]:
+    """(severity, message) behind a target's status, worst first: what the headline status rests on."""
+    order = {"critical": 0, "unknown": 1, "warn": 2}
+    return [(f.severity, f.message) for f in sorted(t.findings, key=lambda f: order.get(f.severity, 3))]
 
 
 def markdown(sections: list[Section], window: str, generated: str, group_by: str) -> str:
@@ -69,6 +80,9 @@ def markdown(sections: list[Section], window: str, generated: str, group_by: str
     for s in sections:
         t = s.target
         out += [f"## {_cell(t.target)} · {t.account or fmt.UNKNOWN} · {t.region} — {t.status.upper()}", ""]
+        fs = findings(t)
+        out += [f"- **{sev.upper()}** {_cell(msg)}" for sev, msg in fs] or ["- No finding: every checked figure is ok."]
+        out.append("")
         out += [f"- Concurrency: limit {fmt.n(t.concurrency_limit)}, peak {fmt.n(t.peak_concurrency)}, peak claimed "
                 f"{fmt.n(t.peak_claimed_concurrency)}, headroom {fmt.n(t.concurrency_headroom)} "
                 f"({fmt.pct(t.concurrency_headroom_pct)})",
@@ -125,6 +139,9 @@ def to_html(sections: list[Section], window: str, generated: str, group_by: str)
         t = s.target
         parts.append(f"<h2>{e(t.target)} · {e(t.account or fmt.UNKNOWN)} · {e(t.region)} — "
                      f"<span class='{e(t.status)}'>{e(t.status.upper())}</span></h2>")
+        fs = findings(t)
+        parts.append("<ul>" + ("".join(f"<li><b class='{e(sev)}'>{e(sev.upper())}</b> {e(msg)}</li>" for sev, msg in fs)
+                               or "<li>No finding: every checked figure is ok.</li>") + "</ul>")
         parts.append(f"<p>Concurrency limit {e(fmt.n(t.concurrency_limit))}, peak {e(fmt.n(t.peak_concurrency))}, "
                      f"peak claimed {e(fmt.n(t.peak_claimed_concurrency))}, headroom "
                      f"{e(fmt.n(t.concurrency_headroom))} ({e(fmt.pct(t.concurrency_headroom_pct))}). Code storage "

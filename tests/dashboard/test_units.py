@@ -98,6 +98,22 @@ def test_report_markdown_and_html_escape_user_strings():
     assert "15.7 weeks" in html and "reports-nightly" in html
 
 
+def test_report_lists_the_findings_behind_its_status_and_leaves_names_readable():
+    from analysis.review import Finding
+    sec = _section()
+    sec.target.findings = [
+        Finding("warn", "dlq_messages", "1", "us-east-1", "orders-dlq", 42, 10, "orders-dlq: 42 messages"),
+        Finding("critical", "throttles", "1", "us-east-1", "search-query", 200, 100, "search-query: 200 throttles")]
+    md = report.markdown([sec], "last 24h", "now", "prefix")
+    head = md.split("## prod · 1 · us-east-1 — CRITICAL\n\n", 1)[1].splitlines()
+    assert head[:2] == ["- **CRITICAL** search-query: 200 throttles", "- **WARN** orders-dlq: 42 messages"]
+    assert "search\\-query" not in md and "| reports-nightly |" in md   # names as they are
+    html = report.to_html([sec], "last 24h", "now", "prefix")
+    assert "<li><b class='critical'>CRITICAL</b> search-query: 200 throttles</li>" in html
+    sec.target.findings, sec.target.status = [], "ok"
+    assert "- No finding: every checked figure is ok." in report.markdown([sec], "last 24h", "now", "prefix")
+
+
 def test_config_resolution(monkeypatch):
     assert context.config_arg(["--config", "a.toml"]) == "a.toml"
     assert context.config_arg(["--config=b.toml"]) == "b.toml"
@@ -168,3 +184,22 @@ def test_wall_draws_no_green_while_the_review_does_not_know():
     assert g["code_storage"] == "ok"   # read live, not from history
     html_row = wall.row(calm)
     assert html_row.count(wall.BG["ok"]) == 1   # green only on the code storage tile
+
+
+def test_units_each_once_and_right():
+    assert (fmt.pct(0.82), fmt.pct(13.0), fmt.pct(0.0), fmt.pct(0.04), fmt.pct(5.0)) == \
+        ("0.8 %", "13 %", "0 %", "< 0.1 %", "5 %")
+    assert fmt.ratio_pct(31.5 * 1024 ** 2, 80_530_636_800) == "< 0.1 %"
+    assert (fmt.size(31.5 * 1024 ** 2), fmt.size(62 * 1024 ** 3), fmt.size(512 * 1024), fmt.size(None)) == \
+        ("31.5 MB", "62.0 GB", "512 KB", "unknown")
+    assert fmt.gb(31.5 * 1024 ** 2) == "31.5 MB" and fmt.gb(80_530_636_800, 0) == "75 GB"   # never "0.0 GB"
+    assert (fmt.duration(60), fmt.duration(3600), fmt.duration(6900), fmt.duration(86400 + 3600)) == \
+        ("1 min", "1 h", "1 h 55 min", "1 d 1 h")
+    assert (fmt.ms(326.4), fmt.ms(12_345), fmt.ms(125_000)) == ("326 ms", "12.3 s", "2 min 5 s")
+    assert (fmt.cell(None), fmt.cell(float("nan")), fmt.cell(None, fmt.NOT_SET), fmt.cell(0)) == \
+        ("unknown", "unknown", "—", 0)
+    # a queue holding messages whose age reads 0, a function that dropped events with age 0: unknown
+    assert (fmt.age_of_oldest(0.0, 42), fmt.age_of_oldest(0.0, 0), fmt.age_of_oldest(5400, 42)) == \
+        ("unknown", "0 s", "1 h 30 min")
+    assert (fmt.event_age(0.0, 13), fmt.event_age(6_900_000, 13), fmt.event_age(None, 0)) == \
+        ("unknown", "1 h 55 min", "unknown")
