@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -215,19 +216,26 @@ _SIZES = tuple(array(t).itemsize for t in _TYPES)
 _LIMITS = (256.0, 65536.0, 4294967296.0)
 
 
+_NARROW = {m * 60 | code << 12: m | code << 6 for m in range(60) for code in range(3)}   # key -> its byte
+_WIDE = tuple((b & 63) * 60 | (b >> 6) << 12 for b in range(256))                        # byte -> its key
+
+
 def encode_block(entries: dict[int, float]) -> tuple[bytes, float, float]:
     """(data, total, peak) of one series-hour's entries (key -> value); entries must not be empty."""
     keys = sorted(entries)
-    vals = [entries[k] for k in keys]
+    vals = list(map(entries.__getitem__, keys))
     lo, hi = min(vals), max(vals)
-    if lo >= 0 and hi < _LIMITS[2] and all(v == int(v) for v in vals):
-        t = 0 if hi < _LIMITS[0] else 1 if hi < _LIMITS[1] else 2
-        packed = array(_TYPES[t], [int(v) for v in vals]).tobytes()
-    else:
-        t, packed = 3, array("d", vals).tobytes()
-    if all(k % 60 == 0 for k in keys):   # minute-aligned (CloudWatch's buckets): one byte a key
-        head = bytes((k & 4095) // 60 | (k >> 12) << 6 for k in keys)
-    else:
+    t = 3
+    if lo >= 0 and hi < _LIMITS[2]:
+        ints = list(map(int, vals))
+        if ints == vals:   # whole numbers (counts, concurrency): 1, 2 or 4 bytes each instead of 8
+            t = 0 if hi < _LIMITS[0] else 1 if hi < _LIMITS[1] else 2
+            packed = array(_TYPES[t], ints).tobytes()
+    if t == 3:
+        packed = array("d", vals).tobytes()
+    try:   # minute-aligned (CloudWatch's buckets): one byte a key
+        head = bytes(map(_NARROW.__getitem__, keys))
+    except KeyError:
         t |= 4
         head = array("H", keys).tobytes()
     return bytes((t,)) + head + packed, float(sum(vals)), float(hi)
@@ -243,8 +251,10 @@ def decode_block(data: bytes) -> dict[int, float]:
         rest = data[1 + 2 * n:]
     else:
         n = (len(data) - 1) // (1 + size)
-        keys = [(k & 63) * 60 | (k >> 6) << 12 for k in data[1:1 + n]]
+        keys = map(_WIDE.__getitem__, data[1:1 + n])
         rest = data[1 + n:]
+    if t & 3 == 3:
+        return dict(zip(keys, array("d", rest)))
     return dict(zip(keys, map(float, array(_TYPES[t & 3], rest))))
 
 
@@ -304,35 +314,51 @@ def _row(entries: dict[int, float]) -> tuple[float, float, bytes]:
     return total, peak, data
 
 
+_POINT_FIELDS = attrgetter("metric", "dim", "resource", "ts", "period", "value")
 CE = "ConcurrentExecutions"   # the metric whose per-minute sum over a group's functions is its peak
 
-Deltas = dict[tuple[str, str, int], dict[int, list[float]]]   # (kind, group, hour) -> offset -> [d sum, d count]
+Delta = tuple[dict[int, float], dict[int, int]]   # second offset -> change of the sum, of the number of points
+Deltas = dict[tuple[str, str, int], Delta]       # (kind, group, hour) -> its members' changes
 
 
-def _block_delta(old: dict[int, float], new: dict[int, float]) -> dict[int, list[float]]:
-    """Minute offset -> [change of the summed value, change of the number of points] between two states."""
-    d: dict[int, list[float]] = {}
+def _block_delta(old: dict[int, float], new: dict[int, float]) -> Delta:
+    """The change of a series-hour's contribution to its groups, per second offset, between two states."""
+    if not old:
+        if all(k < 4096 for k in new):   # one resolution: offsets are distinct
+            return new, dict.fromkeys(new, 1)
+    sums: dict[int, float] = {}
+    counts: dict[int, int] = {}
     for k, v in old.items():
         if new.get(k) != v:
-            x = d.setdefault(k & 4095, [0.0, 0])
-            x[0] -= v
-            x[1] -= 1
+            o = k & 4095
+            sums[o] = sums.get(o, 0.0) - v
+            counts[o] = counts.get(o, 0) - 1
     for k, v in new.items():
         if old.get(k) != v:
-            x = d.setdefault(k & 4095, [0.0, 0])
-            x[0] += v
-            x[1] += 1
-    return d
+            o = k & 4095
+            sums[o] = sums.get(o, 0.0) + v
+            counts[o] = counts.get(o, 0) + 1
+    return sums, counts
 
 
-def _add_delta(deltas: Deltas, groups: Iterable[tuple[str, str]], h: int, d: dict[int, list[float]],
-               sign: int = 1) -> None:
+def _add_delta(deltas: Deltas, groups: Iterable[tuple[str, str]], h: int, d: Delta, sign: int = 1) -> None:
+    dsum, dcount = d
+    if not dcount:
+        return
     for kind, name in groups:
-        into = deltas.setdefault((kind, name, h), {})
-        for off, (ds, dn) in d.items():
-            x = into.setdefault(off, [0.0, 0])
-            x[0] += sign * ds
-            x[1] += sign * dn
+        into = deltas.get((kind, name, h))
+        if into is None and sign == 1:
+            deltas[(kind, name, h)] = (dict(dsum), dict(dcount))
+            continue
+        if into is None:
+            into = deltas[(kind, name, h)] = ({}, {})
+        sums, counts = into
+        get = sums.get
+        for o, x in dsum.items():
+            sums[o] = get(o, 0.0) + sign * x
+        get2 = counts.get
+        for o, n in dcount.items():
+            counts[o] = get2(o, 0) + sign * n
 
 
 def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas: Deltas) -> None:
@@ -343,13 +369,14 @@ def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas
         row = c.execute("SELECT data FROM group_sums WHERE account = ? AND region = ? AND kind = ? AND name = ? "
                         "AND ts = ?", key).fetchone()
         cur = decode_group(row[0]) if row else {}
-        for off, (ds, dn) in d.items():
-            s, n = cur.get(off, (0.0, 0))
-            n += int(dn)
+        dsum, dcount = d
+        for off, dn in dcount.items():
+            x, n = cur.get(off, (0.0, 0))
+            n += dn
             if n <= 0:
                 cur.pop(off, None)
             else:
-                cur[off] = (s + ds, n)
+                cur[off] = (x + dsum[off], n)
         if cur:
             put.append((*key, *reversed(encode_group(cur))))
         elif row:
@@ -404,6 +431,8 @@ class Store:
         # known stays right; a series another writer created is found by the INSERT OR IGNORE path.
         self._ids: dict[tuple[str, str], dict[tuple[str, str, str], int]] = {}
         self._inventory: dict[tuple[str, str], dict[str, tuple[Any, ...]]] = {}
+        self._ce: dict[tuple[str, str], tuple[int, dict[int, str]]] = {}   # (ids known, concurrency id -> function)
+        self._coverage: dict[tuple[str, str], dict[tuple[str, str], list[tuple[int, int]]]] = {}
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -488,6 +517,8 @@ class Store:
                 c.execute("ROLLBACK")
                 self._ids.clear()          # they may name rows the rollback took back
                 self._inventory.clear()
+                self._ce.clear()
+                self._coverage.clear()
                 raise
 
     # -- writes ------------------------------------------------------------------------------
@@ -602,7 +633,7 @@ class Store:
             ids = self._ids[(account, region)] = {
                 (m, d, r): i for i, m, d, r in c.execute(
                     "SELECT id, metric, dim, resource FROM series WHERE account = ? AND region = ?", (account, region))}
-        for k in set(keys) - ids.keys():
+        for k in {k for k in keys if k not in ids}:
             c.execute("INSERT OR IGNORE INTO series(account, region, metric, dim, resource, rollup) VALUES (?,?,?,?,?,?)",
                       (account, region, *k, BY_KEY[k[0]].rollup))
             ids[k] = c.execute("SELECT id FROM series WHERE account = ? AND region = ? AND metric = ? AND dim = ? "
@@ -641,34 +672,50 @@ class Store:
         its functions' group summaries are brought up to date in the same transaction."""
         if not points:
             return
-        ids = self._series_ids(c, account, region, {(p.metric, p.dim, p.resource) for p in points})
-        by_res: dict[int, list[tuple[int, int, int, float]]] = {}   # res -> [(series, hour, key, value)]
-        for p in points:
-            ts = p.ts
-            h = ts - ts % 3600
-            by_res.setdefault(p.period, []).append(
-                (ids[(p.metric, p.dim, p.resource)], h, (ts - h) | _CODE[p.period] << 12, float(p.value)))
-        touched = {(sid, h) for rows in by_res.values() for sid, h, _, _ in rows}
+        ids = self._series_ids(c, account, region, ())
+        # res -> (series, hour) -> key -> value, in the order resolutions first appear (as the old
+        # per-table writes were ordered: a finer point written after a coarse one is kept)
+        by_res: dict[int, dict[tuple[int, int], dict[int, float]]] = {}
+        rows: dict[tuple[int, int], dict[int, float]] = {}
+        last_res = code = -1
+        for m, d, r, ts, res, v in map(_POINT_FIELDS, points):
+            if res != last_res:
+                rows, last_res, code = by_res.setdefault(res, {}), res, _CODE[res] << 12
+            sid = ids.get((m, d, r))
+            if sid is None:
+                sid = self._series_ids(c, account, region, [(m, d, r)])[(m, d, r)]
+            off = ts % 3600
+            e = rows.get((sid, ts - off))
+            if e is None:
+                e = rows[(sid, ts - off)] = {}
+            e[off | code] = v
+        touched = set().union(*by_res.values())
         for res, rows in by_res.items():
             if res > 60:   # a bucket may reach into the next hour when not aligned to its period
-                touched.update((sid, h + 3600) for sid, h, k, _ in rows if (k & 4095) + res > 3600)
+                touched.update((sid, h + 3600) for (sid, h), e in rows.items() if any((k & 4095) + res > 3600 for k in e))
         old = self._read_blocks(c, touched)
-        blocks = {key: dict(e) for key, e in old.items()}
+        blocks: dict[tuple[int, int], dict[int, float]] = {}   # the rows that change, as they become
         for res, rows in by_res.items():
             code = _CODE[res]
-            if code:   # a time range lives at one resolution: drop the finer points this bucket covers
-                for sid, h, k, _ in rows:
-                    lo = h + (k & 4095)
-                    for hh in range(h, lo + res, 3600):
-                        blk = blocks.get((sid, hh))
-                        if blk:
-                            for kk in [kk for kk in blk if kk >> 12 < code and lo <= hh + (kk & 4095) < lo + res]:
-                                del blk[kk]
-            for sid, h, k, v in rows:
-                blk = blocks.get((sid, h))
-                if blk is None:
-                    blk = blocks[(sid, h)] = {}
-                blk[k] = v
+            for key, e in rows.items():
+                sid, h = key
+                if code:   # a time range lives at one resolution: drop the finer points this bucket covers
+                    for k in e:
+                        lo = h + (k & 4095)
+                        for hh in range(h, lo + res, 3600):
+                            have = blocks.get((sid, hh), old.get((sid, hh)))
+                            if have and any(kk >> 12 < code and lo <= hh + (kk & 4095) < lo + res for kk in have):
+                                blocks[(sid, hh)] = {kk: v for kk, v in have.items()
+                                                     if not (kk >> 12 < code and lo <= hh + (kk & 4095) < lo + res)}
+                blk = blocks.get(key)
+                if blk is not None:
+                    blk.update(e)
+                    continue
+                have = old.get(key)
+                if have is None:
+                    blocks[key] = e
+                elif not e.items() <= have.items():   # a re-read that changes nothing writes nothing
+                    blocks[key] = {**have, **e}
         self._save_blocks(c, account, region, old, blocks)
 
     @staticmethod
@@ -693,6 +740,7 @@ class Store:
         changed = {key: e for key, e in new.items() if old.get(key) != e}
         if not changed:
             return
+        self._ensure_touched(c)
         c.executemany("INSERT OR REPLACE INTO points_hour VALUES (?,?,?,?,?)",
                       [(sid, h, *_row(e)) for (sid, h), e in changed.items() if e])
         c.executemany("DELETE FROM points_hour WHERE series_id = ? AND ts = ?",
@@ -705,27 +753,31 @@ class Store:
         c.execute("INSERT OR REPLACE INTO summary_86400 SELECT t.series_id, t.ts, SUM(b.total), MAX(b.peak) "
                   "FROM temp.touched t CROSS JOIN points_hour b ON b.series_id = t.series_id AND b.ts >= t.ts "
                   "AND b.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
-        dims = self._concurrency_dims(c, account, region, {sid for sid, _ in changed})
-        if dims:
+        dims = self._concurrency_dims(c, account, region)
+        if any(sid in dims for sid, _ in changed):
             members = {name: row[16] for name, row in self._stored_functions(c, (account, region)).items()}
             deltas: Deltas = {}
             for (sid, h), e in changed.items():
-                groups = members.get(dims.get(sid, ""))
+                dim = dims.get(sid)
+                groups = members.get(dim) if dim is not None else None
                 if groups:
                     _add_delta(deltas, groups, h, _block_delta(old.get((sid, h), {}), e))
             _apply_group_deltas(c, account, region, deltas)
 
-    def _concurrency_dims(self, c: sqlite3.Connection, account: str, region: str, sids: set[int]) -> dict[int, str]:
-        """series id -> function, for the ConcurrentExecutions series among `sids`."""
+    def _concurrency_dims(self, c: sqlite3.Connection, account: str, region: str) -> dict[int, str]:
+        """series id -> function, for the (account, region)'s ConcurrentExecutions series."""
         ids = self._series_ids(c, account, region, ())
-        return {i: d for (m, d, _), i in ids.items() if m == CE and i in sids}
+        known = self._ce.get((account, region))
+        if known is None or known[0] != len(ids):
+            known = self._ce[(account, region)] = (len(ids), {i: d for (m, d, _), i in ids.items() if m == CE})
+        return known[1]
 
-    @staticmethod
-    def _add_coverage(c: sqlite3.Connection, account: str, region: str, covered: Iterable[Covered]) -> None:
+    def _add_coverage(self, c: sqlite3.Connection, account: str, region: str, covered: Iterable[Covered]) -> None:
         """Record each subject's [start, end) as collected, merged with the ranges it touches.
 
-        One read of the (account, region)'s ranges, merged in memory, and only the changed ranges
-        written back: a cycle over thousands of functions costs a few statements per changed subject.
+        The (account, region)'s ranges are read once per Store and kept as written (the rollup, the
+        only other writer of them, drops the copy), merged in memory, and only the changed ranges
+        written back: a cycle over thousands of functions costs one UPDATE per subject it extends.
         """
         todo: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
         for cv in covered:
@@ -733,25 +785,30 @@ class Store:
                 todo[(cv.scope, cv.dim)].append((cv.start, cv.end))
         if not todo:
             return
-        have: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)
-        for scope, dim, s, e in c.execute("SELECT scope, dim, start, end FROM series_coverage "
-                                          "WHERE account = ? AND region = ?", (account, region)):
-            if (scope, dim) in todo:
+        have = self._coverage.get((account, region))
+        if have is None:
+            have = defaultdict(list)
+            for scope, dim, s, e in c.execute("SELECT scope, dim, start, end FROM series_coverage "
+                                              "WHERE account = ? AND region = ? ORDER BY scope, dim, start",
+                                              (account, region)):
                 have[(scope, dim)].append((s, e))
+            self._coverage[(account, region)] = have
         drop: list[tuple[str, str, str, str, int]] = []
         add: list[tuple[str, str, str, str, int, int]] = []
         extend: list[tuple[int, str, str, str, str, int]] = []
         for key, new in todo.items():
-            old = sorted(have.get(key, []))
+            old = have[key]
             if len(new) == 1 and old and old[-1][0] <= new[0][0] <= old[-1][1]:
                 # the usual cycle: a window that continues the latest range (or repeats part of it)
                 if new[0][1] > old[-1][1]:
                     extend.append((new[0][1], account, region, *key, old[-1][0]))
+                    old[-1] = (old[-1][0], new[0][1])
                 continue
             merged = merge_ranges(old + new)
             if merged != old:
                 drop.extend((account, region, *key, s) for s, _ in old)
                 add.extend((account, region, *key, s, e) for s, e in merged)
+                have[key] = merged
         c.executemany("UPDATE series_coverage SET end = ? WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
                       "AND start = ?", extend)
         c.executemany("DELETE FROM series_coverage WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
@@ -798,7 +855,6 @@ class Store:
                     old_t, new_t = by_target.setdefault((account, region), ({}, {}))
                     old_t[(sid, h)], new_t[(sid, h)] = e, new
                 for (account, region), (old_t, new_t) in by_target.items():
-                    self._ensure_touched(c)
                     self._save_blocks(c, account, region, old_t, new_t)
             moved[f"{fine}->{coarse}"] = n
         cut = cuts[2]
@@ -809,6 +865,7 @@ class Store:
             c.execute("DELETE FROM summary_86400 WHERE series_id IN (SELECT id FROM series) AND ts < ?",
                       (cut // 86400 * 86400,))
             c.execute("DELETE FROM group_sums WHERE ts < ?", (cut,))
+            self._coverage.clear()   # the ranges below change here
             c.execute("DELETE FROM series_coverage WHERE end <= ?", (cut,))
             c.execute("UPDATE series_coverage SET start = ? WHERE start < ?", (cut, cut))
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
