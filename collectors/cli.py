@@ -35,6 +35,22 @@ def _fmt(v: Any, unit: str = "") -> str:
     return f"{v:,}{unit}" if isinstance(v, int) else f"{v:,.1f}{unit}"
 
 
+def _size(v: float | None) -> str:
+    """Bytes in the unit that shows them (as dashboard/fmt.size: MB under 1 GB, never "0.0 GB")."""
+    if v is None:
+        return "unknown"
+    gb, mb = 1024 ** 3, 1024 ** 2
+    return f"{v / gb:,.1f} GB" if v >= gb else f"{v / mb:,.1f} MB" if v >= mb else f"{v / 1024:,.0f} KB"
+
+
+def _share(v: float | None, limit: float | None) -> str:
+    """v of limit as a percentage: one decimal under 10 %, "< 0.1 %" for a small non-zero share."""
+    if v is None or not limit:
+        return "unknown"
+    p = 100 * v / limit
+    return "0 %" if p == 0 else "< 0.1 %" if p < 0.1 else f"{p:.1f} %" if p < 10 else f"{p:.0f} %"
+
+
 def _target_line(r: Any) -> str:
     if r.account is None and r.deadline_hit:
         return f"{r.target} {r.region}: abandoned at the cycle's deadline (a call hung or AWS is slow)"
@@ -199,10 +215,9 @@ def render_table(rv: review.Review, strategy: str = "activity") -> str:
                        f"{_fmt(t.concurrency_limit)} (GetAccountSettings): headroom uses what Lambda enforces")
         out.append(f"  allocations   unreserved limit {_fmt(t.unreserved_limit)}, reserved {_fmt(t.reserved_total)}, "
                    f"provisioned {_fmt(t.provisioned_total)}")
-        gb = 1024 ** 3
-        used = None if t.code_storage_used_bytes is None else t.code_storage_used_bytes / gb
-        limit = None if t.code_storage_limit_bytes is None else t.code_storage_limit_bytes / gb
-        out.append(f"  code storage  {_fmt(used, ' GB')} of {_fmt(limit, ' GB')}; {_fmt(t.function_count)} functions")
+        out.append(f"  code storage  {_size(t.code_storage_used_bytes)} of {_size(t.code_storage_limit_bytes)} "
+                   f"({_share(t.code_storage_used_bytes, t.code_storage_limit_bytes)}); "
+                   f"{_fmt(t.function_count)} functions")
         out.append(f"  failures      throttles {_fmt(t.throttles)}, async dropped {_fmt(t.async_events_dropped)}, "
                    f"DLQ errors {_fmt(t.dead_letter_errors)}, destination failures "
                    f"{_fmt(t.destination_delivery_failures)}, DLQ messages {_fmt(t.dlq_messages)}")

@@ -41,14 +41,14 @@ def summary_rows(sections: list[Section]) -> list[dict[str, Any]]:
 
 
 def to_csv(rows: list[dict[str, Any]]) -> str:
-    """CSV with a header; None is written as an empty cell (unknown), never 0."""
+    """CSV with a header; None is written "unknown" (never 0, never an empty cell that reads as nothing)."""
     if not rows:
         return ""
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: "" if v is None else v for k, v in r.items()})
+        w.writerow({k: fmt.UNKNOWN if v is None else v for k, v in r.items()})
     return buf.getvalue()
 
 

@@ -109,12 +109,12 @@ with left:
             ("ARN", c["arn"])]
     conf = [(k, fmt.cell(v)) for k, v in conf]
     st.dataframe(pd.DataFrame(conf, columns=["setting", "value"]), hide_index=True, width="stretch",
-                 height=35 * len(conf) + 40)
+                 placeholder=fmt.UNKNOWN, height=35 * len(conf) + 40)
 with right:
     st.markdown("**Tags**")
     if c["tags"]:
         st.dataframe(pd.DataFrame(sorted(c["tags"].items()), columns=["key", "value"]), hide_index=True,
-                     width="stretch")
+                     placeholder=fmt.UNKNOWN, width="stretch")
     else:
         st.caption("No tags.")
     st.markdown("**Provisioned concurrency per alias/version**")

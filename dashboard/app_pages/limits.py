@@ -55,7 +55,7 @@ for tab, tinfo in zip(tabs, ordered):
             "trend / week": fmt.UNKNOWN if tr.slope_per_week is None else (
                 f"{tr.slope_per_week / fmt.GB:+,.2f} GB" if tr.unit == "bytes" else f"{tr.slope_per_week:+,.1f}"),
             "weeks until the limit": fmt.weeks(tr.weeks_until, tr.slope_per_week)} for tr in trends])
-        st.dataframe(summary, hide_index=True, width="stretch")
+        st.dataframe(summary, hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
         grid = st.columns(2)
         for i, tr in enumerate(trends):
             wk = [(pd.Timestamp(w, unit="s", tz="UTC"), v) for w, v in tr.weeks]
@@ -101,13 +101,15 @@ for tab, tinfo in zip(tabs, ordered):
                         f"({fmt.ratio_pct(t.code_storage_used_bytes, t.code_storage_limit_bytes)}). Old versions "
                         f"hold **{fmt.gb(freed)}**: deleting unused versions frees that.")
         st.dataframe(pd.DataFrame([{"function": h.function, "group": fmt.group_label(gm.get(h.function)),
-                                    "all versions (MB)": round(h.all_versions_bytes / 1024 ** 2, 1),
-                                    "old versions (MB)": round(h.old_versions_bytes / 1024 ** 2, 1),
+                                    "all versions": fmt.size(h.all_versions_bytes),
+                                    "old versions": fmt.size(h.old_versions_bytes),
                                     "versions": h.version_count,
-                                    "% of used": None if h.share_of_used is None else round(100 * h.share_of_used, 2),
+                                    "share of used": None if h.share_of_used is None else 100 * h.share_of_used,
                                     "page": state.function_link(a, r, h.function)} for h in holders]),
-                     hide_index=True, width="stretch",
-                     column_config={"page": st.column_config.LinkColumn("function page", display_text="open ↗")})
+                     hide_index=True, width="stretch", placeholder=fmt.UNKNOWN,
+                     column_config={"page": st.column_config.LinkColumn("function page", display_text="open ↗"),
+                                    "function": st.column_config.Column(pinned=True),
+                                    "share of used": st.column_config.NumberColumn(format="%.2f %%")})
 
         st.markdown("#### Reserved concurrency far above peak")
         st.caption(f"Peak at most half the reservation and at least 10 unused, over {sel.window_label}: reserved "
@@ -115,12 +117,13 @@ for tab, tinfo in zip(tabs, ordered):
         if over:
             st.dataframe(pd.DataFrame([{"function": o.function, "group": fmt.group_label(gm.get(o.function)),
                                         "reserved": o.reserved, "peak concurrency": o.peak_concurrency,
-                                        "unused": o.unused, "peak / reserved %": round(100 * o.peak_ratio, 1),
+                                        "unused": o.unused, "peak / reserved": 100 * o.peak_ratio,
                                         "page": state.function_link(a, r, o.function)} for o in over]),
-                         hide_index=True, width="stretch",
-                         column_config={"page": st.column_config.LinkColumn("function page", display_text="open ↗")})
+                         hide_index=True, width="stretch", placeholder=fmt.UNKNOWN,
+                         column_config={"page": st.column_config.LinkColumn("function page", display_text="open ↗"),
+                                        "peak / reserved": st.column_config.NumberColumn(format="%.1f %%")})
         else:
-            st.caption("None.")
+            st.caption("No function.")
 
 st.subheader("Export")
 gen = fmt.utc(queries.now())

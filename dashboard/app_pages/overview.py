@@ -69,7 +69,7 @@ if status_rows.errors:
     with st.expander(f"⚠️ {len(status_rows.errors)} collection error(s) in the latest cycle — numbers for those "
                      "targets may be incomplete", expanded=bool(failing)):
         df = pd.DataFrame(status_rows.errors)[["target", "region", "account", "api", "code", "message"]]
-        st.dataframe(df, hide_index=True, width="stretch")
+        st.dataframe(df, hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
         for tgt, region in sorted(failing):
             st.warning(f"**{fmt.md(tgt)} · {fmt.md(region)}** collected nothing: no numbers are shown for it "
                        "(unknown, not zero).")

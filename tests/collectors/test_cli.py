@@ -52,6 +52,7 @@ def test_table_output_and_readme_json_keys(fleet, capsys):
                      r"\d{4}-\d\d-\d\d \d\d:\d\d UTC\)", out)
     assert "limit 1,000, peak 820, peak claimed 870, headroom 130 (13 %)" in out
     assert "CRITICAL payments-api-charge: 350 throttles" in out
+    assert "code storage  1 KB of 75.0 GB (< 0.1 %); 4 functions" in out and "0.0 GB" not in out
     assert "note          Service Quotas' applied value is 1,000; Lambda enforces 500 (GetAccountSettings)" in out
     assert out.count("Service Quotas' applied value") == 1   # only where the two differ
     assert out.rstrip().endswith("status: critical")
