@@ -98,9 +98,6 @@ def _run(rt: DemoRuntime, sb: Any, seed: int, interval_s: int) -> None:
         sim = Simulator(sb, truth)
         settings = config.load(rt.config_path)
         store = Store(settings.store_path)
-        t0 = time.time()
-        write_prehistory(store, truth)
-        log.warning("13 weeks of earlier history written in %.2f s", time.time() - t0)
     except Exception as e:  # noqa: BLE001 - shown on the page instead of a blank screen
         log.exception("the simulated fleet failed to start")
         rt.error, rt.phase = f"{type(e).__name__}: {e}", "failed"
@@ -122,7 +119,15 @@ def _run(rt: DemoRuntime, sb: Any, seed: int, interval_s: int) -> None:
     except Exception as e:  # noqa: BLE001
         log.exception("demo collection cycle failed")
         rt.error = f"{type(e).__name__}: {e}"
-    rt._stop.wait(FIRST_PAUSE_S)
+    # The weeks before the seeded one: after the first data is on screen, so it costs that nothing.
+    t0 = time.time()
+    try:
+        write_prehistory(store, truth)
+        log.warning("13 weeks of earlier history written in %.2f s", time.time() - t0)
+    except Exception as e:  # noqa: BLE001 - the live fleet still works without its earlier weeks
+        log.exception("writing the earlier weeks failed")
+        rt.error = f"{type(e).__name__}: {e}"
+    rt._stop.wait(max(0.0, FIRST_PAUSE_S - (time.time() - t0)))
     while not rt._stop.is_set():
         t0 = time.time()
         rt.phase = "collecting"

@@ -5,6 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analysis import triage
+from analysis.review import SEVERITY
 from dashboard import fmt, links, queries, state
 
 sel = state.current()
@@ -113,7 +114,7 @@ for a, r, t, gm in state.selected_reviews(cfg, sel):
                                "max utilization": None if s.max_utilization is None else 100 * s.max_utilization,
                                "_last": sel.end})
 
-sev = {"critical": 0, "warn": 1, "ok": 2, "unknown": 3}
+sev = {k: -v for k, v in SEVERITY.items()}   # worst first, in the review's order (unknown above warn)
 num = st.column_config.NumberColumn
 COUNT = num(format="localized")
 PCT = num(format="%.1f %%")
@@ -136,7 +137,7 @@ else:
 
 st.subheader(f"Async failures ({len(async_rows)})")
 if async_rows:
-    table(frame(async_rows), "t_async", {**HIDE, "dropped": COUNT, "DLQ errors (lost)": COUNT,
+    table(frame(sorted(async_rows, key=lambda x: sev[x["status"]])), "t_async", {**HIDE, "dropped": COUNT, "DLQ errors (lost)": COUNT,
                                           "destination failures": COUNT,
                                           "DLQ": st.column_config.Column("DLQ", help="— = no dead-letter queue"),
                                           "on-failure": st.column_config.Column(
@@ -152,7 +153,8 @@ if queue_rows:
                 + (f", growing **{fmt.n(round(grow))}/h**" if grow and grow > 0 else "")
                 + f", oldest {fmt.md(deep['oldest message'])}"
                 + (f", fed by {fmt.md(deep['fed by'])}" if deep["fed by"] != fmt.NOT_SET else ""))
-    table(frame(queue_rows, ("queue", "status", "why", "visible", "growth /h", "oldest message", "function")), "t_dlq", {
+    worst_first = sorted(queue_rows, key=lambda x: (sev[x["status"]], -(x["visible"] or 0)))
+    table(frame(worst_first, ("queue", "status", "why", "visible", "growth /h", "oldest message", "function")), "t_dlq", {
         **HIDE, "visible": COUNT, "in flight": COUNT, "delayed": COUNT, "growth /h": num(format="%+.0f"),
         "queue": st.column_config.Column("queue", pinned=True),
         "console": st.column_config.LinkColumn("SQS console", display_text="console ↗")},
@@ -162,7 +164,7 @@ else:
 
 st.subheader(f"Provisioned concurrency spillover ({len(spill_rows)})")
 if spill_rows:
-    table(frame(spill_rows), "t_spill", {**HIDE, "spillover invocations": COUNT, "provisioned": COUNT,
+    table(frame(sorted(spill_rows, key=lambda x: sev[x["status"]])), "t_spill", {**HIDE, "spillover invocations": COUNT, "provisioned": COUNT,
                                          "peak provisioned in use": COUNT, "max utilization": PCT})
 else:
     st.success("No invocation spilled over provisioned concurrency.")
