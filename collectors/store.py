@@ -741,18 +741,11 @@ class Store:
         if not changed:
             return
         self._ensure_touched(c)
-        c.executemany("INSERT OR REPLACE INTO points_hour VALUES (?,?,?,?,?)",
-                      [(sid, h, *_row(e)) for (sid, h), e in changed.items() if e])
+        rows = [(sid, h, *_row(e)) for (sid, h), e in changed.items() if e]
+        c.executemany("INSERT OR REPLACE INTO points_hour VALUES (?,?,?,?,?)", rows)
         c.executemany("DELETE FROM points_hour WHERE series_id = ? AND ts = ?",
                       [key for key, e in changed.items() if not e])
-        c.execute("DELETE FROM temp.touched")
-        c.executemany("INSERT OR IGNORE INTO temp.touched VALUES (?, ?)",
-                      sorted({(sid, h - h % 86400) for sid, h in changed}))
-        if any(not e for e in changed.values()):
-            c.execute("DELETE FROM summary_86400 WHERE (series_id, ts) IN (SELECT series_id, ts FROM temp.touched)")
-        c.execute("INSERT OR REPLACE INTO summary_86400 SELECT t.series_id, t.ts, SUM(b.total), MAX(b.peak) "
-                  "FROM temp.touched t CROSS JOIN points_hour b ON b.series_id = t.series_id AND b.ts >= t.ts "
-                  "AND b.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
+        self._summarise_days(c, old, changed, {(sid, h): (total, peak) for sid, h, total, peak, _ in rows})
         dims = self._concurrency_dims(c, account, region)
         if any(sid in dims for sid, _ in changed):
             members = {name: row[16] for name, row in self._stored_functions(c, (account, region)).items()}
@@ -763,6 +756,54 @@ class Store:
                 if groups:
                     _add_delta(deltas, groups, h, _block_delta(old.get((sid, h), {}), e))
             _apply_group_deltas(c, account, region, deltas)
+
+    @staticmethod
+    def _summarise_days(c: sqlite3.Connection, old: dict[tuple[int, int], dict[int, float]],
+                        changed: dict[tuple[int, int], dict[int, float]],
+                        hours: dict[tuple[int, int], tuple[float, float]]) -> None:
+        """Bring the day summaries of the changed series-hours up to date. A day whose sums are whole
+        numbers (counts, concurrency: exact in a float below 2**53) and whose peak cannot have dropped
+        is updated from the hour's old and new summary; any other day is summed again from its hours
+        (a float sum updated by differences would drift from the sum of its points)."""
+        days: dict[tuple[int, int], list[tuple[int, int]]] = defaultdict(list)
+        for sid, h in changed:
+            days[(sid, h - h % 86400)].append((sid, h))
+        c.execute("DELETE FROM temp.touched")
+        c.executemany("INSERT INTO temp.touched VALUES (?, ?)", list(days))
+        have = {(sid, d): (total, peak) for sid, d, total, peak in c.execute(
+            "SELECT t.series_id, t.ts, s.total, s.peak FROM temp.touched t CROSS JOIN summary_86400 s "
+            "ON s.series_id = t.series_id AND s.ts = t.ts")}
+        put, again = [], []
+        for day, keys in days.items():
+            total, peak = have.get(day, (0.0, None))
+            ok = total == int(total) and abs(total) < 2.0 ** 53
+            for key in keys:
+                was, now = old.get(key), hours.get(key)
+                if now is None:   # the hour's row went: sum the day again
+                    ok = False
+                    break
+                if was:
+                    was_total, was_peak = float(sum(was.values())), max(was.values())
+                    if day not in have or was_total != int(was_total) or (
+                            peak is not None and was_peak >= peak and now[1] < was_peak):
+                        ok = False
+                        break
+                    total -= was_total
+                total += now[0]
+                peak = now[1] if peak is None else max(peak, now[1])
+                ok = ok and total == int(total) and abs(total) < 2.0 ** 53
+            if ok and peak is not None:
+                put.append((*day, total, peak))
+            else:
+                again.append(day)
+        c.executemany("INSERT OR REPLACE INTO summary_86400 VALUES (?,?,?,?)", put)
+        if again:
+            c.execute("DELETE FROM temp.touched")
+            c.executemany("INSERT INTO temp.touched VALUES (?, ?)", again)
+            c.execute("DELETE FROM summary_86400 WHERE (series_id, ts) IN (SELECT series_id, ts FROM temp.touched)")
+            c.execute("INSERT INTO summary_86400 SELECT t.series_id, t.ts, SUM(b.total), MAX(b.peak) "
+                      "FROM temp.touched t CROSS JOIN points_hour b ON b.series_id = t.series_id AND b.ts >= t.ts "
+                      "AND b.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
 
     def _concurrency_dims(self, c: sqlite3.Connection, account: str, region: str) -> dict[int, str]:
         """series id -> function, for the (account, region)'s ConcurrentExecutions series."""
@@ -820,8 +861,9 @@ class Store:
 
         The boundaries are hour-aligned, so the work is done at most once an hour, not every cycle; and
         it is proportional to the series-hours that cross a boundary since the last rollup (found by the
-        (series_id, ts) key, series first), not to the points stored. Each step is its own short
-        transaction, so a collector's write waits for one step at most.
+        (series_id, ts) key, series first), not to the points stored. Each step runs in transactions of
+        500 series, so a collector's write waits for one of them at most; a rollup cut short is finished
+        by the next (rows already rolled have nothing left to move).
         """
         cuts = (int(now - retention.raw_days * 86400) // 3600 * 3600,
                 int(now - retention.five_minute_days * 86400) // 3600 * 3600,
@@ -832,30 +874,33 @@ class Store:
             return {}
         since = [int(x) for x in last[0].split(",")] if last is not None else [0, 0, 0]
         moved = {}
+        sids = [r[0] for r in self.conn.execute("SELECT id FROM series ORDER BY id")]
         for (fine, coarse), lo, cut in zip(((60, 300), (300, 3600)), since, cuts):
             n = 0
-            with self.transaction() as c:
-                rows = c.execute("SELECT s.account, s.region, s.rollup, b.series_id, b.ts, b.data FROM series s "
-                                 "CROSS JOIN points_hour b ON b.series_id = s.id AND b.ts >= ? AND b.ts < ?",
-                                 (min(lo, cut), cut)).fetchall()
-                by_target: dict[tuple[str, str], tuple[dict[tuple[int, int], dict[int, float]],
-                                                       dict[tuple[int, int], dict[int, float]]]] = {}
-                fc, cc = _CODE[fine], _CODE[coarse] << 12
-                for account, region, how, sid, h, data in rows:
-                    e = decode_block(data)
-                    if not any(k >> 12 == fc for k in e):
-                        continue
-                    new = {k: v for k, v in e.items() if k >> 12 != fc}
-                    for k, v in e.items():
-                        if k >> 12 == fc:
-                            n += 1
-                            b = (k & 4095) // coarse * coarse | cc
-                            have = new.get(b)
-                            new[b] = v if have is None else have + v if how == "sum" else max(have, v)
-                    old_t, new_t = by_target.setdefault((account, region), ({}, {}))
-                    old_t[(sid, h)], new_t[(sid, h)] = e, new
-                for (account, region), (old_t, new_t) in by_target.items():
-                    self._save_blocks(c, account, region, old_t, new_t)
+            fc, cc = _CODE[fine], _CODE[coarse] << 12
+            for i in range(0, len(sids), 500):   # 500 series a transaction: memory and lock time stay bounded
+                chunk = sids[i:i + 500]
+                with self.transaction() as c:
+                    by_target: dict[tuple[str, str], tuple[dict[tuple[int, int], dict[int, float]],
+                                                           dict[tuple[int, int], dict[int, float]]]] = {}
+                    for account, region, how, sid, h, data in c.execute(
+                            f"SELECT s.account, s.region, s.rollup, b.series_id, b.ts, b.data FROM series s "
+                            f"CROSS JOIN points_hour b ON b.series_id = s.id AND b.ts >= ? AND b.ts < ? "
+                            f"WHERE s.id IN ({','.join('?' * len(chunk))})", (min(lo, cut), cut, *chunk)).fetchall():
+                        e = decode_block(data)
+                        if not any(k >> 12 == fc for k in e):
+                            continue
+                        new = {k: v for k, v in e.items() if k >> 12 != fc}
+                        for k, v in e.items():
+                            if k >> 12 == fc:
+                                n += 1
+                                b = (k & 4095) // coarse * coarse | cc
+                                have = new.get(b)
+                                new[b] = v if have is None else have + v if how == "sum" else max(have, v)
+                        old_t, new_t = by_target.setdefault((account, region), ({}, {}))
+                        old_t[(sid, h)], new_t[(sid, h)] = e, new
+                    for (account, region), (old_t, new_t) in by_target.items():
+                        self._save_blocks(c, account, region, old_t, new_t)
             moved[f"{fine}->{coarse}"] = n
         cut = cuts[2]
         with self.transaction() as c:

@@ -377,3 +377,21 @@ def test_migration_8_packs_a_version_7_store_without_changing_a_figure(tmp_path)
         assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
     assert s.group_peaks(ACCOUNT, REGION, "prefix", T0 - 86400, T0 + 4 * 86400) == {"a": 11.0}
     assert s.stats()["points"] == sum(len(rs) for rs in rows.values())
+
+
+def test_a_day_summary_follows_a_rewritten_peak_down_and_float_sums_stay_exact(store):
+    """Day summaries are updated from the hour's old and new summary where that is exact (whole
+    numbers, a peak that cannot drop) and summed again otherwise: a re-read that lowers the day's
+    peak, and fractional values, give what the points give."""
+    cid = store.begin_cycle(T0)
+    day = T0 - T0 % 86400 + 86400
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", day + 3600, 50),
+                                                Point("Throttles", "a", "", day + 7200, 7),
+                                                Point("DurationAvg", "a", "", day + 60, 0.1),
+                                                Point("DurationAvg", "a", "", day + 3660, 0.2)]))
+    store.write_target(cid, result([fn("a")], [Point("Throttles", "a", "", day + 3600, 3),
+                                                Point("DurationAvg", "a", "", day + 60, 0.7)]))
+    got = store.aggregates(ACCOUNT, REGION, day, day + 86400)   # one whole day: from summary_86400
+    assert got[("Throttles", "a", "")] == (10.0, 7.0)
+    assert got[("DurationAvg", "a", "")] == (0.7 + 0.2, 0.7)
+    assert store.query("SELECT COUNT(*) FROM summary_86400")[0][0] == 2
