@@ -33,6 +33,7 @@ class Check:
     label: str           # what the figure is, on tiles and in tables
     message: str         # the finding, with {name}, {value}, {limit} and {pct} filled in
     unit: str = "count"  # count | bytes
+    source: str = "metrics"   # metrics (over the window: a floor where partly collected) | config | live
 
 
 CHECKS: tuple[Check, ...] = (
@@ -41,9 +42,10 @@ CHECKS: tuple[Check, ...] = (
     Check("claimed_concurrency", "account", "peak_claimed_concurrency", "concurrency_limit", "Peak claimed concurrency",
           "peak claimed concurrency {value} of {limit} ({pct})"),
     Check("reserved_allocation", "account", "reserved_total", "reservable", "Reserved concurrency",
-          "{value} reserved of the {limit} that may be reserved ({pct}; Lambda keeps 100 unreserved)"),
+          "{value} reserved of the {limit} that may be reserved ({pct}; Lambda keeps 100 unreserved)",
+          source="config"),
     Check("code_storage", "account", "code_storage_used_bytes", "code_storage_limit_bytes", "Code storage",
-          "code storage {value} of {limit} ({pct})", "bytes"),
+          "code storage {value} of {limit} ({pct})", "bytes", source="live"),
     Check("function_concurrency", "function", "peak_concurrency", "reserved_concurrency", "Peak concurrency",
           "{name}: peak concurrency {value} of {limit} reserved ({pct})"),
     Check("throttles", "function", "throttles", None, "Throttles", "{name}: {value} throttles"),
@@ -55,7 +57,8 @@ CHECKS: tuple[Check, ...] = (
           "Destination delivery failures", "{name}: {value} destination delivery failures (events lost)"),
     Check("provisioned_spillover", "function", "provisioned_spillover", None, "Provisioned spillover",
           "{name}: {value} invocations spilled over provisioned concurrency"),
-    Check("dlq_messages", "queue", "visible", None, "Messages waiting", "DLQ {name}: {value} messages waiting"),
+    Check("dlq_messages", "queue", "visible", None, "Messages waiting", "DLQ {name}: {value} messages waiting",
+          source="live"),
 )
 CHECK = {c.kind: c for c in CHECKS}
 
@@ -199,6 +202,8 @@ class TargetReview:
     groups: list[GroupReview] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     queues: list[QueueReview] = field(default_factory=list)
+    metrics_known: str = "complete"     # the account's own series over the window: complete | partial | none
+    functions_known: str = "complete"   # the fleet's totals (every listed function's series), likewise
 
     @property
     def reservable(self) -> int | None:
@@ -493,7 +498,8 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
         destination_delivery_failures=known_figure(total("DestinationDeliveryFailures"), kf),
         provisioned_spillover=spill_total, dlq_messages=dlq_messages,
         status="ok", health=health, functions_unknown=fns_unknown, config_unknown=config_unknown,
-        functions=fn_reviews, groups=groups, findings=findings, queues=queue_reviews)
+        functions=fn_reviews, groups=groups, findings=findings, queues=queue_reviews, metrics_known=ka,
+        functions_known=kf)
     findings[:0] = check("account", t, "account")
 
     def unknown(kind: str, text: str, value: float | None = None) -> None:
@@ -610,10 +616,21 @@ def _verdict(obj: "TargetReview | FunctionReview", kind: str, findings: list[Fin
     c = CHECK[kind]
     if (s := summary(kind, findings)) is not None:
         return s[0]
-    if isinstance(obj, TargetReview) and c.subject != "account":
-        # the target's figure for the kind (its total), known when every subject's is
-        known = obj.functions_unknown == 0 if kind == "function_concurrency" else getattr(obj, kind) is not None
-        return Verdict("ok", "") if known else Verdict("unknown", "not collected for every function")
+    # No finding. Ok only where the figure is known in full: a figure over a partly collected window is a
+    # floor, and a floor below the threshold says nothing (the part not read may hold the peak).
+    if isinstance(obj, TargetReview) and c.subject == "queue":
+        unread = sum(q.status == "unknown" for q in obj.queues)
+        return Verdict("unknown", f"{unread:,} queue(s) not read within the max age") if unread else Verdict("ok", "")
+    if isinstance(obj, TargetReview) and c.subject == "function":
+        if obj.functions_known != "complete" or obj.functions_unknown:
+            return Verdict("unknown", f"{obj.functions_unknown:,} function(s) not collected for the whole window")
+        if obj.config_unknown and kind in NOT_CONFIGURED:
+            return Verdict("unknown", f"configuration unknown for {obj.config_unknown:,} function(s)")
+        return Verdict("ok", "")
+    if isinstance(obj, TargetReview) and c.source == "metrics" and obj.metrics_known != "complete":
+        return Verdict("unknown", f"a floor: {100 * obj.coverage_ratio:.0f} % of the window collected")
+    if isinstance(obj, TargetReview) and c.source == "config" and obj.config_unknown:
+        return Verdict("unknown", f"reserved concurrency unknown for {obj.config_unknown:,} function(s)")
     if isinstance(obj, FunctionReview) and kind == "dlq_messages":
         if not (obj.dlq_arn or obj.on_failure_arn):
             return Verdict(None, NOT_CONFIGURED[kind])
@@ -623,6 +640,9 @@ def _verdict(obj: "TargetReview | FunctionReview", kind: str, findings: list[Fin
         return Verdict("unknown", "configuration unknown (the per-function calls failed)")
     if isinstance(obj, FunctionReview) and kind == "provisioned_spillover" and obj.provisioned == 0:
         return Verdict(None, NOT_CONFIGURED[kind])
+    if isinstance(obj, FunctionReview) and c.source == "metrics" and obj.metrics_known != "complete":
+        return Verdict("unknown", f"a floor: {100 * obj.coverage_ratio:.0f} % of the window collected"
+                       if obj.metrics_known == "partial" else "not collected in the window")
     value = getattr(obj, c.figure)
     if c.limit and not getattr(obj, c.limit):
         if kind in NOT_CONFIGURED:
@@ -634,9 +654,13 @@ def _verdict(obj: "TargetReview | FunctionReview", kind: str, findings: list[Fin
 
 
 def _pct(r: float) -> str:
-    """A share as a percent: 0.8 %, 13 %, 100 %."""
+    """A share as a percent: < 0.1 %, 0.8 %, 13 %, 100 % (as the dashboard's fmt.pct writes it)."""
     p = 100 * r
-    return f"{p:.1f} %" if 0 < p < 10 else f"{p:.0f} %"
+    if p == 0:
+        return "0 %"
+    if p < 0.1:
+        return "< 0.1 %"
+    return f"{p:,.1f} %" if p < 10 and not float(p).is_integer() else f"{p:,.0f} %"
 
 
 def _n(v: float | None) -> str:

@@ -2,8 +2,8 @@
 
 One row per account and region, worst first: its status and the review's top reasons in large type,
 then a strip of tiles. No sidebar; the page reruns by itself when the collector writes. Colours are
-the review's grades; a target whose review is still unknown (history not collected yet, stale) shows
-no green: its "ok" grades are drawn unknown until the review knows.
+the review's verdicts; a figure the review does not know in full (history not collected yet, stale) is
+unknown there, so nothing is green before it is known.
 """
 from __future__ import annotations
 
@@ -39,18 +39,14 @@ CSS = """
 
 
 def shown_grades(t: TargetReview) -> dict[str, str | None]:
-    """The Overview's grades of this target's numbers; while the review has an unknown finding about it
-    (history not collected for the whole window yet, stale, never reached), an "ok" is only a floor's
-    verdict, not known to be ok: drawn unknown (None). A known warn or critical stays."""
-    kinds = ("concurrency", "claimed_concurrency", "code_storage", "throttles", "async_events_dropped",
-             "dead_letter_errors", "destination_delivery_failures", "dlq_messages")
+    """The review's verdicts on the numbers the wall shows. A figure over a window not yet collected in
+    full (history still coming, stale) is a floor: the review calls it unknown, not ok, unless the floor
+    already crosses a threshold; so no tile is green before the review knows."""
+    kinds = ("concurrency", "claimed_concurrency", "code_storage", "throttles", "dlq_messages")
     g: dict[str, str | None] = {k: t.verdict(k).status for k in kinds}
     g["headroom"] = worst_verdict(t.verdict("concurrency"), t.verdict("claimed_concurrency")).status
     g["async_events_dropped"] = worst_verdict(*(t.verdict(k) for k in (
         "async_events_dropped", "dead_letter_errors", "destination_delivery_failures"))).status
-    if t.status == "unknown" or any(f.severity == "unknown" for f in t.findings):
-        # code storage and the function count are read live, not from history: they stay as graded
-        return {k: ("unknown" if v == "ok" and k != "code_storage" else v) for k, v in g.items()}
     return g
 
 

@@ -63,11 +63,8 @@ if fr.findings:
     box = st.error if fr.status == "critical" else st.warning if fr.status in ("warn", "unknown") else st.info
     box("  \n".join(f"{fmt.STATUS_ICON[x.severity]} **{fmt.STATUS_TEXT[x.severity]}**: {fmt.md(x.message)}"
                     for x in fr.findings), icon=":material/report:")
-elif fr.status == "ok":
+else:   # the review's status is the worst of its findings: none, ok
     st.success(f"No finding about this function over {sel.window_label}.", icon=":material/check_circle:")
-else:
-    # TODO(review): a status without a finding about this function; the review should give its reason.
-    st.warning(f"Status **{fmt.STATUS_TEXT[fr.status]}**: the review lists no finding for this function itself.")
 
 cols = st.columns(5)
 with cols[0]:

@@ -171,3 +171,27 @@ def test_account_limits_never_read_are_unknown(store):
     rv, t = one(store, expected=[("prod", REGION)])
     assert (t.concurrency_limit, t.concurrency_headroom, t.status) == (None, None, "unknown")
     assert any("account limits unknown" in x.message for x in t.findings)
+
+
+def test_a_floor_below_the_threshold_is_unknown_not_ok_and_a_floor_above_it_is_graded(store):
+    """The first minute of the dashboard: only the last half hour is collected. A 590 peak of 1,000 then
+    is a floor: the half not read may hold 950, so the tile must not be green (issue: 59 % headroom shown
+    green, then 94 % once history landed). A floor already past the threshold is a true warn."""
+    half = T0 + 1800
+    quiet = result([fn("a")], [Point("AccountConcurrentExecutions", "", "", half + 60, 590),
+                               Point("ClaimedAccountConcurrency", "", "", half + 60, 850),
+                               Point("Throttles", "a", "", half + 60, 0)], now=END - 1,
+                   coverage=[Covered("account", "", half, END), Covered("function", "a", half, END)])
+    write(store, quiet, at=END - 1)
+    _, t = one(store)
+    assert (t.peak_concurrency, t.peak_claimed_concurrency, t.metrics_known, t.coverage_ratio) == (
+        590, 850, "partial", 0.5)
+    assert t.verdict("concurrency") == review.Verdict("unknown", "a floor: 50 % of the window collected")
+    assert t.verdict("claimed_concurrency") == review.Verdict("warn", "peak claimed concurrency 850 of 1,000 (85 %)")
+    assert t.verdict("throttles") == review.Verdict("unknown", "1 function(s) not collected for the whole window")
+    f = t.functions[0]
+    assert f.verdict("throttles") == review.Verdict("unknown", "a floor: 50 % of the window collected")
+    assert t.verdict("code_storage").status == "ok"   # read live (GetAccountSettings), not over the window
+    # the same store over the half that was collected: known, and ok where ok
+    _, t = one(store, start=half)
+    assert (t.verdict("concurrency"), t.verdict("throttles")) == (review.Verdict("ok", ""), review.Verdict("ok", ""))

@@ -65,7 +65,8 @@ def test_table_output_and_readme_json_keys(fleet, capsys):
     t = data["targets"][0]
     errors = data["errors"][0] if data["errors"] else {"target", "region", "api", "code", "message"}
     real = set(data) | set(t) | set(t["health"]) | set(t["functions"][0]) | set(t["groups"][0]) | \
-        set(t["findings"][0]) | set(errors) | set(data["cost"]) | set(data["cost"]["last_cycle"])
+        set(t["findings"][0]) | set(errors) | set(data["cost"]) | set(data["cost"]["last_cycle"]) | \
+        set(t["queues"][0]) | set(t["functions"][0]["findings"][0] if t["functions"][0]["findings"] else {})
     assert documented - real == set()
 
 

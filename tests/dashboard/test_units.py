@@ -170,20 +170,19 @@ def test_pages_never_render_html(page):
 
 
 def test_wall_draws_no_green_while_the_review_does_not_know():
-    from analysis.review import Finding
     from dashboard import wall
     calm = TargetReview("prod", "1", "us-east-1", 0.0, 1.0, 1000, None, 900, 100, 120, None, 880, 88.0, 0, 0,
                         1024 ** 3, 80_530_636_800, 7, 100, 0, 0, 0, 0, 0, 0, "ok")
     g = wall.shown_grades(calm)
     assert (g["headroom"], g["throttles"], g["code_storage"]) == ("ok", "ok", "ok")
-    calm.findings = [Finding("unknown", "incomplete", "1", "us-east-1", "account", None, None,
-                             "prod us-east-1: account concurrency not collected for the whole window")]
-    calm.status = "unknown"
+    # history not collected yet: the account's peaks and the fleet's totals are floors, not known
+    calm.metrics_known = calm.functions_known = "partial"
+    calm.functions_unknown, calm.coverage_ratio, calm.status = 7, 0.02, "unknown"
     g = wall.shown_grades(calm)
-    assert (g["headroom"], g["concurrency"], g["throttles"], g["dlq_messages"]) == ("unknown",) * 4
-    assert g["code_storage"] == "ok"   # read live, not from history
+    assert (g["headroom"], g["concurrency"], g["throttles"], g["async_events_dropped"]) == ("unknown",) * 4
+    assert (g["code_storage"], g["dlq_messages"]) == ("ok", "ok")   # read live, not from history
     html_row = wall.row(calm)
-    assert html_row.count(wall.BG["ok"]) == 1   # green only on the code storage tile
+    assert html_row.count(wall.BG["ok"]) == 2   # green only on the code storage and DLQ tiles
 
 
 def test_units_each_once_and_right():
