@@ -44,6 +44,7 @@ def attention(account: str, region: str, t: TargetReview, gm: dict[str, str]) ->
 
     found = [x for x in t.findings if x.severity != "unknown" and kept(x)]
     growth = {q.name: q.growth_per_hour for q in queries.queues(cfg, sel.start, sel.end, account, region)}
+    last_seen = {x.function: x.last_seen for x in queries.throttling(cfg, sel.start, sel.end, account, region)}
     out = []
     for c in CHECKS:
         s = summary(c.kind, found)
@@ -55,8 +56,9 @@ def attention(account: str, region: str, t: TargetReview, gm: dict[str, str]) ->
             page = "app_pages/limits.py"
         elif c.kind in TRIAGED and (c.subject == "queue" or v.reason != top.message):
             page, where = "app_pages/triage.py", state.link_params(account=account, region=region, groups=[], q="")
-        else:
-            page, where = "app_pages/function.py", state.link_params(account=account, region=region, fn=top.subject)
+        else:   # opened on the window around its incident (the last hour while it throttles now)
+            page, where = "app_pages/function.py", state.link_params(
+                account=account, region=region, fn=top.subject, window=state.incident_window(last_seen.get(top.subject)))
         g = growth.get(top.subject) if c.subject == "queue" else None
         reason = v.reason + (f" · growing {g:,.0f}/h" if g is not None and g >= 0.5 else "")
         out.append((Verdict(v.status, reason), page, where))

@@ -78,8 +78,9 @@ def test_overview_attention_lists_the_reviews_findings_worst_first(run_page):
     where = f"account={PROD}&region=us-east-1&window=24h&group_by=prefix"
     red, orange = ":red[:material/error:]", ":orange[:material/warning:]"
     assert links == [   # one line per check not ok: the worst subject's reason and how many more
+        # its throttling ended 21 min ago: the function page opens on the last 6 h, around it
         (f"{red} payments-api-charge: peak concurrency 50 of 50 reserved (100 %)", "function",
-         f"{where}&fn=payments-api-charge"),
+         f"{where.replace('24h', '6h')}&fn=payments-api-charge"),
         (f"{red} payments-api-charge: 200 throttles (+1 more)", "triage", where),   # payments-worker's 3
         (f"{orange} peak concurrency 812 of 1,000 (81 %)", "limits", where),
         (f"{orange} peak claimed concurrency 870 of 1,000 (87 %)", "limits", where),
