@@ -412,6 +412,16 @@ def _regroup(c: sqlite3.Connection, account: str, region: str,
 
 
 MIGRATIONS.append(_migrate_8)   # 8: packed series-hours and group summaries (Python: it re-encodes every point)
+# 9: what each write changed, as a time range: a cache of a window's data (a chart) survives the cycles
+# that write nothing into that window (Store.window_version)
+MIGRATIONS.append("""
+    CREATE TABLE data_writes (
+        seq INTEGER PRIMARY KEY, account TEXT NOT NULL, region TEXT NOT NULL,
+        data_from INTEGER NOT NULL, data_to INTEGER NOT NULL, at REAL NOT NULL
+    );
+    CREATE INDEX data_writes_by_end ON data_writes(data_to);
+""")
+WRITES_KEPT_S = 86400   # data_writes rows older than this are pruned at the hourly rollup
 
 
 class StoreError(Exception):
@@ -740,6 +750,8 @@ class Store:
         changed = {key: e for key, e in new.items() if old.get(key) != e}
         if not changed:
             return
+        hours = [h for _, h in changed]
+        self._log_write(c, account, region, min(hours), max(hours) + 3600)
         self._ensure_touched(c)
         rows = [(sid, h, *_row(e)) for (sid, h), e in changed.items() if e]
         c.executemany("INSERT OR REPLACE INTO points_hour VALUES (?,?,?,?,?)", rows)
@@ -837,19 +849,24 @@ class Store:
         drop: list[tuple[str, str, str, str, int]] = []
         add: list[tuple[str, str, str, str, int, int]] = []
         extend: list[tuple[int, str, str, str, str, int]] = []
+        changed: list[tuple[int, int]] = []   # the time newly covered: what is known there changed
         for key, new in todo.items():
             old = have[key]
             if len(new) == 1 and old and old[-1][0] <= new[0][0] <= old[-1][1]:
                 # the usual cycle: a window that continues the latest range (or repeats part of it)
                 if new[0][1] > old[-1][1]:
                     extend.append((new[0][1], account, region, *key, old[-1][0]))
+                    changed.append((old[-1][1], new[0][1]))
                     old[-1] = (old[-1][0], new[0][1])
                 continue
             merged = merge_ranges(old + new)
             if merged != old:
                 drop.extend((account, region, *key, s) for s, _ in old)
                 add.extend((account, region, *key, s, e) for s, e in merged)
+                changed.extend(new)
                 have[key] = merged
+        if changed:
+            self._log_write(c, account, region, min(lo for lo, _ in changed), max(hi for _, hi in changed))
         c.executemany("UPDATE series_coverage SET end = ? WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
                       "AND start = ?", extend)
         c.executemany("DELETE FROM series_coverage WHERE account = ? AND region = ? AND scope = ? AND dim = ? "
@@ -916,9 +933,31 @@ class Store:
             c.execute("DELETE FROM errors WHERE at < ?", (cut,))
             c.execute("DELETE FROM account_history WHERE ts < ?", (cut,))
             c.execute("INSERT OR REPLACE INTO meta VALUES ('rollup', ?)", (key,))
+            self._log_write(c, "*", "*", 0, cut)   # everything before the cut is gone
+            pruned = c.execute("SELECT MAX(seq) FROM data_writes WHERE at < ?", (now - WRITES_KEPT_S,)).fetchone()[0]
+            if pruned is not None:
+                c.execute("DELETE FROM data_writes WHERE seq <= ?", (pruned,))
+                c.execute("INSERT OR REPLACE INTO meta VALUES ('data_writes_pruned', ?)", (str(pruned),))
         return moved
 
+    @staticmethod
+    def _log_write(c: sqlite3.Connection, account: str, region: str, data_from: int, data_to: int) -> None:
+        """Record that the data of [data_from, data_to) changed (account "*": every account)."""
+        c.execute("INSERT INTO data_writes(account, region, data_from, data_to, at) VALUES (?,?,?,?,?)",
+                  (account, region, data_from, data_to, time.time()))
+
     # -- reads -------------------------------------------------------------------------------
+    def window_version(self, account: str, region: str, start: int, end: int) -> tuple[int | None, str | None]:
+        """A value that changes whenever a write changes the points or the coverage of (account, region)
+        in [start, end), and stays the same across cycles that write only elsewhere (a key for caches of
+        a window's data: a past week's chart survives every new minute). Pruning old write records
+        changes it for every window (a spurious recompute, never a stale answer)."""
+        c = self.conn
+        seq = c.execute("SELECT MAX(seq) FROM data_writes WHERE data_to > ? AND data_from < ? "
+                        "AND ((account = ? AND region = ?) OR account = '*')", (start, end, account, region)).fetchone()[0]
+        pruned = c.execute("SELECT value FROM meta WHERE key = 'data_writes_pruned'").fetchone()
+        return seq, pruned[0] if pruned else None
+
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
         """Ad-hoc SQL for tests, benchmarks and inspection. headroom's own code calls the named methods
         below, so the schema is known here only."""

@@ -140,20 +140,49 @@ def chart_step(s: Store, cfg: str, account: str, region: str, start: int, end: i
     return charts.step(start, end, s.coarsest_step(account, region, "AccountConcurrentExecutions", start, end))
 
 
-@_cached
-def series(s: Store, cfg: str, account: str, region: str, metrics: tuple[str, ...], start: int, end: int, step: int,
+TAIL_S = 3600   # a chart's last hour is read again after each cycle; the time before it is cached apart
+
+
+def window_version(cfg: str, account: str, region: str, start: int, end: int) -> tuple[Any, ...]:
+    """What the store's writes into [start, end) of (account, region) look like (Store.window_version),
+    with the function count (a sum over every function is known only where each was collected)."""
+    s = _store(cfg)
+    try:
+        return (*s.window_version(account, region, start, end), s.function_count())
+    finally:
+        s.close()
+
+
+@st.cache_data(ttl=TTL, max_entries=4 * MAX_ENTRIES, show_spinner=False)
+def _series_part(cfg: str, ver: tuple[Any, ...], account: str, region: str, metrics: tuple[str, ...], start: int,
+                 end: int, step: int, dims: tuple[str, ...] | None, resource: str | None) -> pd.DataFrame:
+    s = _store(cfg)
+    try:
+        data = {m: history.timeseries(s, account, region, m, start, end, step, dims=list(dims) if dims is not None
+                                      else None, resource=resource) for m in metrics}
+    finally:
+        s.close()
+    idx: pd.DatetimeIndex | list[int] = (pd.to_datetime([ts for ts, _ in next(iter(data.values()))], unit="s", utc=True)
+                                         if data else [])
+    return pd.DataFrame({m: [float("nan") if v is None else v for _, v in pts] for m, pts in data.items()}, index=idx)
+
+
+def series(cfg: str, account: str, region: str, metrics: tuple[str, ...], start: int, end: int, step: int,
            dims: tuple[str, ...] | None = None, resource: str | None = None) -> pd.DataFrame:
     """One column per metric key; index UTC time; NaN where the bucket was not collected.
 
     The start is aligned down to the step so the first bucket holds every point it covers (an hourly
-    point before the window's first minute would otherwise leave a false zero there).
+    point before the window's first minute would otherwise leave a false zero there). Cached in two
+    parts, each on the writes into its own time: the window up to its last hour (whole steps) survives
+    every cycle that writes only newer minutes, and is read again only when something changes there (a
+    backfill, a re-read hole, a rollup); the last hour is read again after each cycle.
     """
     start = start // step * step
-    data = {m: history.timeseries(s, account, region, m, start, end, step, dims=list(dims) if dims is not None
-                                  else None, resource=resource) for m in metrics}
-    idx: pd.DatetimeIndex | list[int] = (pd.to_datetime([ts for ts, _ in next(iter(data.values()))], unit="s", utc=True)
-                                         if data else [])
-    return pd.DataFrame({m: [float("nan") if v is None else v for _, v in pts] for m, pts in data.items()}, index=idx)
+    cut = max(start, (end - TAIL_S) // step * step)
+    parts = [(lo, hi) for lo, hi in ((start, cut), (cut, end)) if hi > lo] or [(start, end)]
+    frames = [_series_part(cfg, window_version(cfg, account, region, lo, hi), account, region, metrics, lo, hi, step,
+                           dims, resource) for lo, hi in parts]
+    return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 
 @_cached
