@@ -350,11 +350,12 @@ def test_migration_8_packs_a_version_7_store_without_changing_a_figure(tmp_path)
                   [(1, ACCOUNT, REGION, "ConcurrentExecutions", "a1", "", "max"),
                    (2, ACCOUNT, REGION, "ConcurrentExecutions", "a2", "", "max"),
                    (3, ACCOUNT, REGION, "Invocations", "a1", "", "sum"),
-                   (4, ACCOUNT, REGION, "DurationAvg", "a1", "", "max")])
+                   (4, ACCOUNT, REGION, "DurationAvg", "a1", "", "max"),
+                   (5, ACCOUNT, REGION, "Errors", "a1", "", "sum")])
     c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
                   [(ACCOUNT, REGION, "a1", "prefix", "a"), (ACCOUNT, REGION, "a2", "prefix", "a")])
     rows = {60: [(1, T0 + 60, 3.0), (2, T0 + 60, 4.0), (3, T0 + 120, 70000.0), (4, T0 + 120, 12.345),
-                 (1, T0 + 3 * 86400 + 20, 9.0)],
+                 (1, T0 + 3 * 86400 + 20, 9.0)] + [(5, T0 - 86400 * 5 + 60 * i, float(i % 7 + 1)) for i in range(3000)],
             300: [(1, T0 - 3600, 5.0), (2, T0 - 3600, 6.0), (2, T0 - 3300, 2.0), (3, T0 - 3600, 1.5)],
             3600: [(1, T0 - 86400, 8.0), (3, T0 - 86400, 2.0 ** 40)]}
     for res, rs in rows.items():
@@ -367,9 +368,10 @@ def test_migration_8_packs_a_version_7_store_without_changing_a_figure(tmp_path)
     s = Store(p)
     assert s.query("PRAGMA user_version")[0][0] == len(MIGRATIONS)
     names = {1: ("ConcurrentExecutions", "a1"), 2: ("ConcurrentExecutions", "a2"), 3: ("Invocations", "a1"),
-             4: ("DurationAvg", "a1")}
+             4: ("DurationAvg", "a1"), 5: ("Errors", "a1")}
     want = sorted((*names[sid], "", ts, v, res) for res, rs in rows.items() for sid, ts, v in rs)
-    got = sorted(s.series_points(ACCOUNT, REGION, ["ConcurrentExecutions", "Invocations", "DurationAvg"], 0, 2 ** 40))
+    got = sorted(s.series_points(ACCOUNT, REGION, ["ConcurrentExecutions", "Invocations", "DurationAvg", "Errors"],
+                                 0, 2 ** 40))
     assert got == want
     assert s.aggregates(ACCOUNT, REGION, T0 - 86400, T0 + 4 * 86400)[("Invocations", "a1", "")] == \
         (70000.0 + 1.5 + 2.0 ** 40, 2.0 ** 40)
@@ -377,6 +379,7 @@ def test_migration_8_packs_a_version_7_store_without_changing_a_figure(tmp_path)
         assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
     assert s.group_peaks(ACCOUNT, REGION, "prefix", T0 - 86400, T0 + 4 * 86400) == {"a": 11.0}
     assert s.stats()["points"] == sum(len(rs) for rs in rows.values())
+    assert s.query("PRAGMA freelist_count")[0][0] == 0   # the dropped tables' pages were given back
 
 
 def test_a_day_summary_follows_a_rewritten_peak_down_and_float_sums_stay_exact(store):
