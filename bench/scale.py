@@ -29,7 +29,7 @@ What it does, in order (every figure is printed as it is measured; the last line
     window of points, coverage of every subject), 5 cycles a minute apart, median.
  5. **Pages**: `streamlit.testing.v1.AppTest` runs dashboard/app.py (HEADROOM_CONFIG = the store's
     fleet.toml, the pages' clock pinned just after the last cycle) for every page and window
-    (24h, 7d, 30d), three ways: *cold* (the first load after a cycle: `st.cache_data.clear()`, a new
+    (24h, 7d, 30d), three ways: *cold* (the first load after a cycle: every Streamlit cache cleared, a new
     session opening on that page), *nav* (the review already cached: the session opened the Overview
     first, then switches to the page — what a user clicking through sees) and *warm* (the same page
     again, everything cached). p50/p95 over --runs runs. Then `review()` alone per window, and a
@@ -453,10 +453,15 @@ class Pages:
         self.check(at, page)
         return dt
 
+    def clear(self) -> None:
+        """Forget every cached result, the shared review (st.cache_resource) included: a cold load."""
+        self.st.cache_data.clear()
+        self.st.cache_resource.clear()
+
     def once(self, page: str, window: str, more: bool = True) -> dict[str, float]:
         """cold (first load after a cycle), and with `more` nav (review cached: opened on the Overview,
         then this page) and warm (the same page again, all cached)."""
-        self.st.cache_data.clear()
+        self.clear()
         at = self.new(page, window)
         cold = self.go(at, page)
         if not more:
@@ -464,13 +469,13 @@ class Pages:
         warm = self.go(at, page)
         if page == "overview":   # the Overview computes the review itself: no "review cached" run
             return {"cold": cold, "warm": warm}
-        self.st.cache_data.clear()
+        self.clear()
         at = self.new(page, window)
         self.go(at, "overview")
         return {"cold": cold, "nav": self.go(at, page), "warm": warm}
 
     def profile(self, page: str, window: str, out: Path) -> str:
-        self.st.cache_data.clear()
+        self.clear()
         at = self.new(page, window)
         self.profiler = cProfile.Profile()
         try:

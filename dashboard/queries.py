@@ -48,9 +48,11 @@ def version(cfg: str) -> tuple[Any, ...] | None:
         s.close()
 
 
-def _cached(fn: Callable[Concatenate[Store, str, P], R]) -> Callable[Concatenate[str, P], R]:
+def _cached(fn: Callable[Concatenate[Store, str, P], R], shared: bool = False) -> Callable[Concatenate[str, P], R]:
     """Cache `fn(store, cfg, *args)` on (its name, cfg, version, args); the store is opened per call.
-    Typed as `fn` without its store, so the pages are checked against what it returns (None included)."""
+    Typed as `fn` without its store, so the pages are checked against what it returns (None included).
+    `shared`: one object for every session (st.cache_resource), not a pickled copy per call: for the
+    review, whose copy costs about a second at 10,000 functions; pages only read it."""
     def cached(name: str, cfg: str, ver: tuple[Any, ...] | None, *args: Any, **kwargs: Any) -> Any:
         s = _store(cfg)
         try:
@@ -59,7 +61,8 @@ def _cached(fn: Callable[Concatenate[Store, str, P], R]) -> Callable[Concatenate
             s.close()
     # Streamlit keys a cache by the function's module, qualified name and source: make each distinct.
     cached.__qualname__ = cached.__name__ = f"q_{fn.__name__}"
-    cached_data = st.cache_data(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(cached)
+    cache = st.cache_resource if shared else st.cache_data
+    cached_data = cache(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(cached)
 
     def call(cfg: str, *args: P.args, **kwargs: P.kwargs) -> R:
         return cached_data(fn.__name__, cfg, version(cfg), *args, **kwargs)
@@ -80,14 +83,17 @@ def status(s: Store, cfg: str) -> triage.DataStatus:
     return triage.data_status(s)
 
 
-@_cached
-def review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
+def _review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
     """The same review `python -m collectors check` prints for [start, end)."""
     st_ = settings(cfg)
     return rv.review(s, start, end, st_.thresholds, "prefix",
                      expected=[(t.name, r) for t in st_.targets for r in t.regions],
                      max_age_s=st_.collection.max_age_seconds,
                      function_max_age_s=st_.collection.function_max_age_seconds)
+
+
+review = _cached(_review, shared=True)
+review.__name__ = "review"
 
 
 def target(cfg: str, start: int, end: int, account: str, region: str) -> rv.TargetReview | None:

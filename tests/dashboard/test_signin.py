@@ -206,5 +206,5 @@ def test_undelivered_alerts_are_shown_in_the_sidebar(run_page, seed_info, tmp_pa
     store.close()
     at = run_page(config=cfg)
     assert [str(e.value) for e in at.sidebar.error if "alert" in str(e.value)] == [
-        "1 alert(s) not delivered to `slack://T000/****` (first failure 5 min 0 s ago, 5 attempt(s); the "
+        "1 alert(s) not delivered to `slack://T000/****` (first failure 5 min ago, 5 attempt(s); the "
         "collector tries again every cycle): Failed to send Slack notification\\: error\\=404\\."]
