@@ -393,7 +393,8 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
 
     # Dead-letter queues and on-failure destinations first, once each however many functions feed
     # them: a function's status includes its queues' (what waits there is its events).
-    queue_reviews, queue_findings = [], {}
+    queue_reviews: list[QueueReview] = []
+    queue_findings: dict[str, Finding] = {}   # by arn: the queue's finding its feeders share
     for arn, q in sorted(queues.items(), key=lambda kv: (kv[1]["name"], kv[0])):
         qr = QueueReview(q["name"], arn, depth(arn), q["error"], q["updated_at"], "ok")
         if (fq := check("queue", qr, q["name"])):
@@ -405,6 +406,9 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
             qr.reason = (f"DLQ {q['name']}: {q['error']}" if q["error"] else
                          f"DLQ {q['name']}: not read within the max age ({age_text(max_age_s)})"
                          if q["visible"] is not None else f"DLQ {q['name']}: depth not read")
+            # its feeders cannot be called ok on their queue's account: what waits there is unknown
+            queue_findings[arn] = Finding("unknown", "dlq_messages", account, region, q["name"], None, None,
+                                          qr.reason)
         queue_reviews.append(qr)
 
     fn_reviews = []

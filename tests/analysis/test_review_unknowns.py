@@ -92,6 +92,12 @@ def test_no_queue_readable_is_an_unknown_depth_never_zero(store):
     _, t = one(store)
     assert (t.dlq_messages, t.functions[0].dlq_messages, t.groups[0].dlq_messages) == (None, None, None)
     assert t.status == "unknown"
+    # the function it feeds is not ok either (its events may be waiting there), and says why; so is its group
+    f = t.functions[0]
+    assert (f.status, [x.message for x in f.findings]) == ("unknown", ["DLQ jobs-dlq: AccessDenied: denied"])
+    assert f.verdict("dlq_messages") == review.Verdict("unknown", "DLQ jobs-dlq: AccessDenied: denied")
+    assert (t.groups[0].status, t.groups[0].reason) == ("unknown", "DLQ jobs-dlq: AccessDenied: denied")
+    assert (t.queues[0].status, t.queues[0].reason) == ("unknown", "DLQ jobs-dlq: AccessDenied: denied")
 
 
 def test_an_old_queue_depth_is_not_a_depth_now(store):

@@ -16,12 +16,23 @@ from typing import Any
 
 import pytest
 
+from tests.dashboard.seed import seed
 from tests.dashboard.test_browser import ROOT, browser, free_port, start_app, stop, wait_idle  # noqa: F401
 
 pytestmark = pytest.mark.browser
 
 # Streamlit draws material icons from their names (a ligature font): the name is the text before a heading.
 ICON = {"error": "critical", "warning": "warn", "check_circle": "ok", "help": "unknown"}
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    """A store of its own, seeded now, with a day's max age: the walk takes a minute or two, and the
+    session's seed may be older than the default 3 minutes by then (stale: every status unknown), which
+    would make the comparison depend on when this test runs, not on what the pages show."""
+    cfg = seed(tmp_path_factory.mktemp("verdict"), time.time())
+    cfg.write_text(cfg.read_text() + "\n[collection]\nmax_age_seconds = 86400\n")
+    return cfg
 
 
 @pytest.fixture(scope="module")
