@@ -245,8 +245,10 @@ def test_prune_drops_old_points(sb, client):
     assert sb.metrics.point_count() == 0
 
 
-def test_many_queries_over_a_week_is_fast(sb, client):
-    # 300 functions x 2 metrics with a coarse-seeded week (hourly, 5-min last day, 1-min last 3h).
+def test_many_queries_over_a_coarse_seeded_week_answer_every_series(sb, client):
+    """500 queries in one call over a week seeded at three resolutions (hourly, 5-min last day, 1-min last
+    3 h): each series answers with every bucket up to CloudWatch's per-call limit. (How fast is a benchmark's business, not a test's:
+    bench/collect_cycle.py times the sandbox's answers.)"""
     now = T0 + 7 * 86400
     times = ([now - 7 * 86400 + h * 3600 for h in range(6 * 24)]
              + [now - 86400 + m * 300 for m in range(288 - 36)]
@@ -258,21 +260,13 @@ def test_many_queries_over_a_week_is_fast(sb, client):
     queries = [q(f"q{i}", "Invocations", dims={"FunctionName": f"fn-{i}"}) for i in range(300)]
     queries += [q(f"c{i}", "ConcurrentExecutions", "Maximum", dims={"FunctionName": f"fn-{i}"})
                 for i in range(200)]
-    cw = client("cloudwatch")
-    started = time.perf_counter()
-    got = cw.get_metric_data(MetricDataQueries=queries, StartTime=now - 86400, EndTime=now)
-    end_to_end = time.perf_counter() - started
+    got = client("cloudwatch").get_metric_data(MetricDataQueries=queries, StartTime=now - 86400, EndTime=now)
     assert len(got["MetricDataResults"]) == 500
-    assert len(got["MetricDataResults"][0]["Values"]) == 252 + 180
-    # The server's part (botocore's parsing of 100,800 timestamps is most of the rest).
-    body = json.dumps({"MetricDataQueries": queries, "StartTime": now - 86400, "EndTime": now})
-    info = RequestInfo("cloudwatch", "GetMetricData", "us-east-1", PROD, "POST", "/", {},
-                       body.encode(), {})
-    started = time.perf_counter()
-    sb.metrics.get_metric_data(info)
-    server = time.perf_counter() - started
-    assert server < 1.0, server
-    assert end_to_end < 6.0, end_to_end  # ~1.3 s on an idle 2-core machine
+    results = got["MetricDataResults"]
+    assert len(results[0]["Values"]) == 252 + 180 and results[0]["StatusCode"] == "Complete"
+    # as CloudWatch: at most 100,800 datapoints a call, the rest PartialData behind a NextToken
+    assert sum(len(r["Values"]) for r in results) == 100_800 and got.get("NextToken")
+    assert {r["StatusCode"] for r in results if len(r["Values"]) < 432} == {"PartialData"}
 
 
 def test_compact_is_exact_for_every_statistic(sb, client):
@@ -398,8 +392,9 @@ def test_list_metrics_listing_delay(sb, client):
     assert sb.metrics.listing_delay == 0 and sb.metrics.clock is time.time
 
 
-def test_list_metrics_is_fast_over_100000_series(sb):
-    # 10,000 functions x 10 metrics, one in seven active in the last 3 hours.
+def test_list_metrics_pages_through_100000_series(sb):
+    # 10,000 functions x 10 metrics, one in seven active in the last 3 hours (every page and the
+    # RecentlyActive filter; how fast is for bench/, not for a test)
     now = T0 + 86400
     sb.metrics.set_clock(now)
     names = ("Invocations", "Errors", "Throttles", "ConcurrentExecutions", "Duration",
@@ -413,22 +408,20 @@ def test_list_metrics_is_fast_over_100000_series(sb):
     def call(**body):
         info = RequestInfo("cloudwatch", "ListMetrics", "us-east-1", PROD, "POST", "/", {},
                            json.dumps(body).encode(), {})
-        started = time.perf_counter()
-        out = json.loads(sb.metrics.list_metrics(info).body)
-        return out, time.perf_counter() - started
+        return json.loads(sb.metrics.list_metrics(info).body)
 
     call(Namespace="AWS/Lambda")  # the first call sorts the keys once
-    first, took = call(Namespace="AWS/Lambda", RecentlyActive="PT3H")
-    assert len(first["Metrics"]) == 500 and took < 0.5, took  # ~0.1 s on 2 cores
-    total, started = len(first["Metrics"]), time.perf_counter()
+    first = call(Namespace="AWS/Lambda", RecentlyActive="PT3H")
+    assert len(first["Metrics"]) == 500
+    total = len(first["Metrics"])
     token = first.get("NextToken")
     while token:
-        page, _ = call(NextToken=token)
+        page = call(NextToken=token)
         total += len(page["Metrics"])
         token = page.get("NextToken")
-    assert total == 1429 * 10 and time.perf_counter() - started < 0.5
-    everything, took = call(Namespace="AWS/Lambda")
-    assert len(everything["Metrics"]) == 500 and took < 1.0, took
+    assert total == 1429 * 10
+    everything = call(Namespace="AWS/Lambda")
+    assert len(everything["Metrics"]) == 500 and everything.get("NextToken")
 
 
 # ---- the activity fleet (sandbox/activity.py) ---------------------------------------------------
@@ -439,10 +432,8 @@ def test_activity_fleet_idle_share_bursts_and_aggregates(sb, client):
     from sandbox.activity import build_activity_fleet
 
     now = T0 + 86400 + 20 * 60
-    started = time.perf_counter()
     fleet = build_activity_fleet(sb, n_functions=2000, idle_share=0.85, bursts=3, seed=7,
                                  now=now, hours=4)
-    assert time.perf_counter() - started < 10  # ~0.4 s on 2 cores
     truth, ms = fleet.truth, sb.metrics
     acct, region = truth.account, truth.region
     assert truth.start == now - now % 3600 - 4 * 3600 and ms.clock() == now

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 import tomllib
 from collections import Counter
 
@@ -21,10 +20,7 @@ def fleet(sandbox):
     sandbox.set_reachable(True)
     sandbox.reset()
     sandbox.metrics.set_clock(NOW)  # ListMetrics' "now" (it lists data of the past two weeks)
-    started = time.perf_counter()
-    truth = build_fleet(sandbox, seed=7, now=NOW)
-    truth.build_seconds = time.perf_counter() - started  # type: ignore[attr-defined]
-    return truth
+    return build_fleet(sandbox, seed=7, now=NOW)
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +61,7 @@ def series(cw, metric, stat, dims, start, end, period=60, ns="AWS/Lambda"):
     return [int(t.timestamp()) for t in r["Timestamps"]], r["Values"]
 
 
-def test_build_time_and_size(fleet: FleetTruth, sandbox):
-    assert fleet.build_seconds < 15  # about 6 s on the 2-core dev machine
+def test_size(fleet: FleetTruth, sandbox):   # how long the build takes: bench/time_to_data.py
     assert len(fleet.functions) >= 300
     assert sandbox.metrics.point_count() > 300_000
 
