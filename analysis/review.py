@@ -298,11 +298,6 @@ def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold],
     return Review(start, end, status, targets, findings, errors)
 
 
-def latest_errors(store: Store) -> list[dict[str, Any]]:
-    """Errors of each (target, region)'s latest attempt (what is failing now)."""
-    return store.latest_errors()
-
-
 def _health(store: Store, h: dict[str, Any] | None, account: str | None, region: str, now: float,
             max_age_s: float) -> Health:
     errors = [] if h is None else store.errors(h["last_cycle"], h["target"], region)
