@@ -18,7 +18,7 @@ if ROOT not in sys.path:
 import streamlit as st  # noqa: E402
 
 from collectors.config import ConfigError  # noqa: E402
-from dashboard import context, fmt, state  # noqa: E402
+from dashboard import context, fmt, state, warm  # noqa: E402
 
 st.set_page_config(page_title="headroom", page_icon="📈", layout="wide")
 
@@ -74,6 +74,8 @@ PAGES = [
 ]
 
 ctx = context.resolve()
+if ctx.cfg is not None:   # the review of the default window, computed as soon as a cycle lands
+    warm.start(ctx.cfg)
 wall_view = st.query_params.get("view") == "wall"
 page = st.navigation(PAGES, position="hidden" if wall_view else "sidebar")
 state.init()
