@@ -404,6 +404,7 @@ class Pages:
 
         from dashboard import queries
         os.environ["HEADROOM_CONFIG"] = str(cfg)
+        os.environ["HEADROOM_WARM"] = "0"   # cold means cold: no warming thread computing the review meanwhile
         queries.now = lambda: clock      # the pages' clock: just after the last cycle
         self.st, self.AppTest, self.fn = st, AppTest, fn
         self.profiler: cProfile.Profile | None = None

@@ -74,7 +74,7 @@ PAGES = [
 ]
 
 ctx = context.resolve()
-if ctx.cfg is not None:   # the review of the default window, computed as soon as a cycle lands
+if ctx.cfg is not None and warm.enabled():   # the default window's review, computed once a cycle lands
     warm.start(ctx.cfg)
 wall_view = st.query_params.get("view") == "wall"
 page = st.navigation(PAGES, position="hidden" if wall_view else "sidebar")

@@ -9,6 +9,7 @@ refreshed after a cycle lands then finds it ready. Other windows are computed wh
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from typing import Any
@@ -31,6 +32,11 @@ def warm_once(cfg: str, last: Any, before: Any = None) -> Any:
         return last
     queries.review(cfg, start, end)
     return seen
+
+
+def enabled() -> bool:
+    """Off with HEADROOM_WARM=0 (the tests and the benchmarks: they time cold loads, or drive it by hand)."""
+    return os.environ.get("HEADROOM_WARM", "1") != "0"
 
 
 @st.cache_resource(show_spinner=False)

@@ -15,5 +15,8 @@ for _k, _v in SAFE_ENV.items():
     os.environ[_k] = _v
 for _k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE"):
     os.environ.pop(_k, None)
+# No background review warmer in the test process (AppTest runs dashboard/app.py here): it would compute
+# reviews beside the tests, on stores they delete; tests/dashboard/test_warm.py drives it by hand.
+os.environ["HEADROOM_WARM"] = "0"
 
 
