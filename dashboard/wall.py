@@ -11,7 +11,7 @@ import html
 
 import streamlit as st
 
-from analysis.review import SEVERITY, TargetReview, worst_verdict
+from analysis.review import SEVERITY, TargetReview, known_sum, worst_verdict
 from dashboard import fmt, queries, state
 
 # Colours of the wall (dark, high contrast); the same statuses as everywhere else.
@@ -74,7 +74,7 @@ def row(t: TargetReview) -> str:
               f"{fmt.ratio_pct(t.peak_claimed_concurrency, lim)} of the limit", g["claimed_concurrency"]),
         _tile("Throttles", fmt.n(t.throttles), "rejected", g["throttles"]),
         _tile("Async dropped", fmt.n(t.async_events_dropped),
-              f"lost {fmt.n(known_add(t.dead_letter_errors, t.destination_delivery_failures))}",
+              f"lost {fmt.n(known_sum((t.dead_letter_errors, t.destination_delivery_failures)))}",
               g["async_events_dropped"]),
         _tile("DLQ messages", fmt.n(t.dlq_messages), "waiting now", g["dlq_messages"]),
         _tile("Code storage", fmt.size(t.code_storage_used_bytes),
@@ -88,21 +88,15 @@ def row(t: TargetReview) -> str:
             f"<div class='hw-why'>{e(why) if why else 'Nothing needs attention.'}</div></div>")
 
 
-def known_add(*vs: float | None) -> float | None:
-    """A sum that is unknown when every part is."""
-    k = [v for v in vs if v is not None]
-    return sum(k) if k else None
-
-
 def summary(targets: list[TargetReview], data_at: float | None, now: float, window: str) -> str:
     """The fleet in one line: how many targets in each state, functions, and the totals that hurt."""
     counts = {s: sum(1 for t in targets if t.status == s) for s in ("critical", "warn", "unknown", "ok")}
     states = ", ".join(f"{n} {s}" for s, n in counts.items() if n)
     worst = max((t.status for t in targets), key=SEVERITY.__getitem__, default="unknown")
     return (f"<span style='color:{BG[worst]}'>Fleet {WORD[worst]}</span> · {len(targets)} account/regions: {states} · "
-            f"{fmt.n(known_add(*(t.function_count for t in targets)))} functions · "
-            f"{fmt.n(known_add(*(t.throttles for t in targets)))} throttles · "
-            f"{fmt.n(known_add(*(t.dlq_messages for t in targets)))} DLQ messages · {html.escape(window)} · "
+            f"{fmt.n(known_sum(t.function_count for t in targets))} functions · "
+            f"{fmt.n(known_sum(t.throttles for t in targets))} throttles · "
+            f"{fmt.n(known_sum(t.dlq_messages for t in targets))} DLQ messages · {html.escape(window)} · "
             f"data {html.escape(fmt.age(data_at, now))}")
 
 

@@ -217,3 +217,19 @@ def test_every_table_has_a_placeholder_for_missing_values():
                 calls.append((f.name, node.lineno, {k.arg for k in node.keywords}))
     assert len(calls) >= 10
     assert [(f, line) for f, line, kw in calls if "placeholder" not in kw] == []
+
+
+def test_wall_totals_are_unknown_not_zero_when_a_target_is_unknown():
+    """The fleet line sums the targets: one target's throttles unknown and the rest 0 is not "0 throttles"
+    (the quiet part may be the unknown one); a known floor above 0 is kept."""
+    from dashboard import wall
+    quiet = TargetReview("prod", "1", "us-east-1", 0.0, 1.0, 1000, None, 900, 100, 120, None, 880, 88.0, 0, 0,
+                         1024 ** 3, 80_530_636_800, 7, 100, 0, 0, 0, 0, 0, 0, "ok")
+    blind = TargetReview("staging", None, "eu-west-1", None, 0.0, None, None, None, None, None, None, None, None,
+                         None, None, None, None, None, None, None, None, None, None, None, None, "unknown")
+    line = wall.summary([quiet, blind], 100.0, 130.0, "last 24h")
+    assert "unknown throttles" in line and "unknown DLQ messages" in line and "7 functions" in line
+    quiet.throttles = 5
+    assert "5 throttles" in wall.summary([quiet, blind], 100.0, 130.0, "last 24h")
+    blind.dead_letter_errors = None
+    assert "lost unknown" in wall.row(blind)
