@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sqlite3
 import sys
 import time
 from typing import Any
@@ -13,7 +12,7 @@ from . import alerts, config, iam
 from analysis import review
 from analysis import cost as costs
 from .pipeline import CycleReport, run_cycle
-from .store import Store, StoreError
+from .store import DB_ERRORS, Store, StoreError
 
 EXIT = {"ok": 0, "warn": 1, "critical": 2, "unknown": 3}
 EXIT_ERROR = 3
@@ -114,7 +113,7 @@ def after_cycle(settings: config.Settings, store: Store, report: CycleReport, ex
             for line in sent.lines():
                 print(line, flush=True)
             delivered = not sent.failed
-    except (StoreError, sqlite3.Error) as e:
+    except (StoreError, *DB_ERRORS) as e:  # type: ignore[misc]
         print(f"ERROR alerts and metrics could not read the store this cycle: {e}", file=sys.stderr, flush=True)
         return False
     return delivered
@@ -122,7 +121,7 @@ def after_cycle(settings: config.Settings, store: Store, report: CycleReport, ex
 
 def cmd_collect(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
-    store = Store(settings.store_path)
+    store = Store(settings.store)
     interval = args.every
     pairs = sum(len(t.regions) for t in settings.targets)
     exporter = None
@@ -138,14 +137,14 @@ def cmd_collect(args: argparse.Namespace) -> int:
         print(f"serving Prometheus metrics on http://{address}:{args.metrics_port}/metrics", flush=True)
     while True:
         t0 = time.time()
-        print(f"collecting {pairs} target region(s) from {args.config} into {settings.store_path} ...", flush=True)
+        print(f"collecting {pairs} target region(s) from {args.config} into {store.label} ...", flush=True)
         try:
             report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
-        except (StoreError, sqlite3.Error, OSError) as e:
+        except (StoreError, *DB_ERRORS, OSError) as e:  # type: ignore[misc]
             if not interval:
                 raise
             # A long-running collector outlives a full disk or a locked file: say so, try next cycle.
-            print(f"ERROR the store {settings.store_path} failed this cycle: {e}; retrying in {interval} s",
+            print(f"ERROR the store {store.label} failed this cycle: {e}; retrying in {interval} s",
                   file=sys.stderr, flush=True)
         else:
             bill = costs.cost(store, time.time(), settings.collection)
@@ -166,7 +165,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
 
 def cmd_check(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
-    store = Store(settings.store_path, readonly=True)
+    store = Store(settings.store, readonly=True)
     now = time.time()
     start, end = review.window(now, args.window)
     rv = review.review(store, start, end, settings.thresholds, args.group_by, now=now,
@@ -275,8 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     except (config.ConfigError, StoreError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_ERROR
-    except sqlite3.Error as e:
-        print(f"error: the store failed: {e} (is the disk full, or the file read-only?)", file=sys.stderr)
+    except DB_ERRORS as e:
+        print(f"error: the store failed: {e} (SQLite: is the disk full, or the file read-only? PostgreSQL: is the "
+              "server up, and may this user write?)", file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -197,6 +197,17 @@ class Settings:
     alerting: Alerting = Alerting()
     prometheus: Prometheus = Prometheus()
     dashboard: Dashboard = Dashboard()
+    store_url: str | None = None   # [store] url: a PostgreSQL store shared by several collectors
+
+    @property
+    def store(self) -> str | Path:
+        """Where the store is: the PostgreSQL URL when [store] url is set, else the SQLite file."""
+        return self.store_url or self.store_path
+
+    @property
+    def store_label(self) -> str:
+        """Where the store is, for messages (a URL without its password)."""
+        return _no_password(self.store_url) if self.store_url else str(self.store_path)
 
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
@@ -392,14 +403,24 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
         "alerts": "an array of tables [[alerts]] with url, min_severity, groups, targets",
         "alerting": "a table", "prometheus": "a table", "dashboard": "a table",
     })
-    store = _Reader(file, top.get("store", dict, {}), "store", {"path": "a file path string"})
+    store = _Reader(file, top.get("store", dict, {}), "store", {
+        "path": "a file path string (the embedded SQLite store)",
+        "url": "a PostgreSQL URL like \"postgresql://headroom@db.internal/headroom\" (a shared store)"})
+    store_url = store.get("url", str)
+    if store_url is not None:
+        if store.get("path", str) is not None:
+            store.fail("url", "set either path (SQLite) or url (PostgreSQL), not both")
+        if not re.match(r"^postgres(ql)?://[^\s]*$", store_url):
+            store.fail("url", f"must be a PostgreSQL URL like \"postgresql://headroom@db.internal/headroom\", got "
+                              f"{_no_password(store_url)!r}")
     path_text = store.get("path", str, "headroom.db")
     if not path_text or "\0" in path_text:
         store.fail("path", f"must be a file path like \"headroom.db\", got {path_text!r}")
     store_path = Path(path_text)
     if not store_path.is_absolute():
         store_path = base / store_path
-    _check_store_path(store, store_path)
+    if store_url is None:
+        _check_store_path(store, store_path)
 
     depth_rule = _rules(Grouping)["prefix_depth"]
     g = _Reader(file, top.get("grouping", dict, {}), "grouping", {
@@ -494,7 +515,12 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
     alerts, alerting = _alerts(file, top, names)
     return Settings(Path(file) if file != "<config>" else None, store_path, tuple(targets), grouping,
                     thresholds, collection, retention, alerts=alerts, alerting=alerting,
-                    prometheus=_prometheus(file, top), dashboard=_dashboard(file, top))
+                    prometheus=_prometheus(file, top), dashboard=_dashboard(file, top), store_url=store_url)
+
+
+def _no_password(url: str) -> str:
+    """A URL fit for an error message: any password replaced."""
+    return re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", url)
 
 
 def _window(r: _Reader, k: str, default: int) -> int:
@@ -615,7 +641,8 @@ def _toml_value(v: Any) -> str:
 
 def dump(s: Settings) -> str:
     """Settings -> fleet.toml text that load() reads back equal (the store path written as resolved)."""
-    out = ["[store]", f"path = {_toml_str(str(s.store_path))}", "", "[grouping]"]
+    out = ["[store]", f"url = {_toml_str(s.store_url)}" if s.store_url else f"path = {_toml_str(str(s.store_path))}",
+           "", "[grouping]"]
     g = s.grouping
     out += [f"prefix_depth = {g.prefix_depth}", f"delimiters = {_toml_str(g.delimiters)}",
             f"tag_keys = {_toml_value(g.tag_keys)}"]

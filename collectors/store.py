@@ -18,13 +18,18 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from operator import attrgetter
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
+
+import psycopg
 
 from .catalogue import BY_KEY
 from .config import Retention
 from .model import Covered, Point, TargetResult
 
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
+# A connection: sqlite3.Connection, or collectors.pg.Connection, which takes the same statements.
+Conn: TypeAlias = Any
+
+MIGRATIONS: list[str | Callable[[Conn], None]] = [
     # 1: initial schema
     """
     CREATE TABLE cycles (
@@ -142,7 +147,7 @@ MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [
         peak REAL NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID;
     INSERT INTO summary_3600 SELECT series_id, ts / 3600 * 3600 AS h, SUM(value), MAX(value) FROM (
         SELECT series_id, ts, value FROM points_60 UNION ALL SELECT series_id, ts, value FROM points_300
-        UNION ALL SELECT series_id, ts, value FROM points_3600) GROUP BY series_id, h;
+        UNION ALL SELECT series_id, ts, value FROM points_3600) AS p GROUP BY series_id, h;
     INSERT INTO summary_86400 SELECT series_id, ts / 86400 * 86400 AS d, SUM(total), MAX(peak)
         FROM summary_3600 GROUP BY series_id, d;
     """,
@@ -280,7 +285,7 @@ def decode_group(data: bytes) -> dict[int, tuple[float, int]]:
     return {k: (x, c) for k, x, c in zip(keys, sums, counts)}
 
 
-def _migrate_8(c: sqlite3.Connection) -> None:
+def _migrate_8(c: Conn) -> None:
     """Row-per-point tables and hourly summaries -> one packed row per series-hour; group summaries."""
     c.execute("CREATE TABLE points_hour (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, total REAL NOT NULL, "
               "peak REAL NOT NULL, data BLOB NOT NULL, PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
@@ -361,7 +366,7 @@ def _add_delta(deltas: Deltas, groups: Iterable[tuple[str, str]], h: int, d: Del
             counts[o] = get2(o, 0) + sign * n
 
 
-def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas: Deltas) -> None:
+def _apply_group_deltas(c: Conn, account: str, region: str, deltas: Deltas) -> None:
     """Add each (kind, group, hour)'s per-minute changes to its summary row (rows left empty go)."""
     put, drop = [], []
     for (kind, name, h), d in deltas.items():
@@ -386,7 +391,7 @@ def _apply_group_deltas(c: sqlite3.Connection, account: str, region: str, deltas
                   drop)
 
 
-def _regroup(c: sqlite3.Connection, account: str, region: str,
+def _regroup(c: Conn, account: str, region: str,
              changes: dict[str, tuple[dict[str, str], dict[str, str]]]) -> None:
     """Functions whose groups changed (function -> (old kind -> group, new kind -> group)): their whole
     stored concurrency leaves the old groups' summaries and joins the new ones'."""
@@ -424,6 +429,9 @@ MIGRATIONS.append("""
 WRITES_KEPT_S = 86400   # data_writes rows older than this are pruned at the hourly rollup
 
 
+DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)   # what a store's database raises
+
+
 class StoreError(Exception):
     """The store file cannot be opened or is from a newer headroom."""
 
@@ -431,8 +439,11 @@ class StoreError(Exception):
 class Store:
     """One SQLite file. Writes are serialised by a lock; readers use their own connections (WAL)."""
 
-    def __init__(self, path: str | Path, readonly: bool = False):
-        self.path = Path(path)
+    def __init__(self, location: str | Path, readonly: bool = False):
+        """`location`: a SQLite file path, or a PostgreSQL URL (postgresql://...) for a store that several
+        collectors and dashboards share."""
+        self.url = location if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")) else None
+        self.path = Path(location) if self.url is None else Path()
         self.readonly = readonly
         self._lock = threading.Lock()
         self._local = threading.local()
@@ -444,8 +455,24 @@ class Store:
         self._ce: dict[tuple[str, str], tuple[int, dict[int, str]]] = {}   # (ids known, concurrency id -> function)
         self._coverage: dict[tuple[str, str], dict[tuple[str, str], list[tuple[int, int]]]] = {}
 
+    @property
+    def label(self) -> str:
+        """Where the store is, for messages: the file, or the URL without its password."""
+        if self.url is None:
+            return str(self.path)
+        from . import pg
+        return pg.redact(self.url)
+
     # -- connections -------------------------------------------------------------------------
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> Any:
+        if self.url is not None:
+            from . import pg
+            try:
+                return pg.connect(self.url, self.readonly)
+            except Exception as e:   # psycopg's OperationalError, the pool's PoolTimeout
+                raise StoreError(f"{self.label}: cannot connect to the PostgreSQL store: {e} (check that the server "
+                                 "runs and accepts this user, and [store] url in the config; keep the password in "
+                                 "PGPASSWORD or ~/.pgpass, not in the URL)") from None
         try:
             if self.readonly:
                 if not self.path.exists():
@@ -463,60 +490,81 @@ class Store:
         return conn
 
     @property
-    def conn(self) -> sqlite3.Connection:
-        """This thread's connection (created on first use, migrated when writable)."""
+    def conn(self) -> Any:
+        """This thread's connection (created on first use, migrated when writable): a sqlite3.Connection,
+        or for PostgreSQL a pooled one that takes the same statements (collectors/pg.py)."""
         c = getattr(self._local, "conn", None)
         if c is None:
             c = self._local.conn = self._connect()
             if not self.readonly:
-                self._migrate(c)
+                try:
+                    self._migrate(c)
+                except BaseException:
+                    self.close()
+                    raise
             else:
                 v = self._check_version(c)
                 if v < len(MIGRATIONS):
                     # the collector is creating it right now, or an older headroom wrote it
-                    c.close()
-                    self._local.conn = None
-                    raise StoreError(f"{self.path}: the store is not ready (schema {v} of {len(MIGRATIONS)}): "
+                    self.close()
+                    raise StoreError(f"{self.label}: the store is not ready (schema {v} of {len(MIGRATIONS)}): "
                                      "it is being created, or needs `python -m collectors collect` to upgrade it")
         return c
 
     def close(self) -> None:
+        """Close this thread's connection (PostgreSQL: give it back to the pool)."""
         c = getattr(self._local, "conn", None)
         if c is not None:
-            c.close()
             self._local.conn = None
+            c.close()
 
-    def _check_version(self, c: sqlite3.Connection) -> int:
-        v = c.execute("PRAGMA user_version").fetchone()[0]
+    def _version(self, c: Any, create: bool = False) -> int:
+        if self.url is not None:
+            from . import pg
+            return pg.schema_version(c, create)
+        return int(c.execute("PRAGMA user_version").fetchone()[0])
+
+    def _set_version(self, c: Any, v: int) -> None:
+        if self.url is not None:
+            from . import pg
+            pg.set_schema_version(c, v)
+        else:
+            c.execute(f"PRAGMA user_version = {v}")
+
+    def _check_version(self, c: Any, create: bool = False) -> int:
+        v = self._version(c, create)
         if v > len(MIGRATIONS):
-            raise StoreError(f"{self.path}: written by a newer headroom (schema {v}, this one knows "
+            raise StoreError(f"{self.label}: written by a newer headroom (schema {v}, this one knows "
                              f"{len(MIGRATIONS)}); upgrade headroom")
         return v
 
-    def _migrate(self, c: sqlite3.Connection) -> None:
+    def _migrate(self, c: Any) -> None:
         """Bring the schema up to date. The write lock is taken *before* the version is read, so two
-        collectors starting on a new store run the migrations once between them, not twice."""
+        collectors starting on a new store run the migrations once between them, not twice (PostgreSQL:
+        an advisory lock in the migrating transaction; its DDL is transactional too)."""
         with self._lock:
             c.execute("BEGIN IMMEDIATE")
             try:
-                v = self._check_version(c)
+                if self.url is not None:
+                    from . import pg
+                    pg.lock_migrations(c)
+                v = self._check_version(c, create=True)
                 for i, script in enumerate(MIGRATIONS[v:], start=v + 1):
                     if callable(script):
                         script(c)
-                        c.execute(f"PRAGMA user_version = {i}")
-                        continue
-                    for stmt in script.split(";"):
-                        if stmt.strip():
-                            c.execute(stmt)
-                    c.execute(f"PRAGMA user_version = {i}")
+                    else:
+                        for stmt in script.split(";"):
+                            if stmt.strip():
+                                c.execute(stmt)
+                    self._set_version(c, i)
                 c.execute("COMMIT")
             except BaseException:
                 c.execute("ROLLBACK")
                 raise
-            if 0 < v < len(MIGRATIONS):
+            if 0 < v < len(MIGRATIONS) and self.url is None:
                 self._compact(c)
 
-    def _compact(self, c: sqlite3.Connection) -> None:
+    def _compact(self, c: Conn) -> None:
         """After an upgrade that dropped tables (8: the row-per-point tables), give their pages back:
         SQLite keeps freed pages in the file, so a converted 2.1 GB store would stay 2.9 GB. Best
         effort: a store that cannot be compacted now (another connection busy, no disk for the copy)
@@ -529,12 +577,20 @@ class Store:
                 pass
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction; the lock keeps writer threads from interleaving."""
+    def transaction(self, *targets: tuple[str, str]) -> Iterator[Conn]:
+        """One write transaction; the lock keeps this process's writer threads from interleaving.
+
+        `targets`: the (account, region)s whose points it rewrites. SQLite has one writer at a time
+        anyway (BEGIN IMMEDIATE); on PostgreSQL several collectors write at once, and a series-hour row
+        is read, merged and written back, so a transaction first takes each target's advisory lock (in
+        order: no deadlock) and two writers of one target take turns, not each other's points."""
         c = self.conn
         with self._lock:
             c.execute("BEGIN IMMEDIATE")
             try:
+                if self.url is not None and targets:
+                    from . import pg
+                    pg.lock_targets(c, sorted(set(targets)))
                 yield c
                 c.execute("COMMIT")
             except BaseException:
@@ -548,7 +604,7 @@ class Store:
     # -- writes ------------------------------------------------------------------------------
     def begin_cycle(self, now: float) -> int:
         with self.transaction() as c:
-            return int(c.execute("INSERT INTO cycles(started_at) VALUES (?)", (now,)).lastrowid or 0)
+            return int(c.execute("INSERT INTO cycles(started_at) VALUES (?) RETURNING id", (now,)).fetchone()[0])
 
     def end_cycle(self, cycle_id: int, now: float) -> None:
         with self.transaction() as c:
@@ -556,7 +612,7 @@ class Store:
 
     def write_target(self, cycle_id: int, r: TargetResult) -> None:
         """Everything one (target, region) produced in a cycle, atomically, with its health record."""
-        with self.transaction() as c:
+        with self.transaction(*([(r.account, r.region)] if r.account is not None else [])) as c:
             now = r.finished_at or time.time()
             for e in r.errors:
                 c.execute("INSERT INTO errors VALUES (?,?,?,?,?,?,?,?,?)",
@@ -574,14 +630,16 @@ class Store:
                        tiers.get("function", 0), tiers.get("queue", 0), r.discovery_calls))
             c.execute("""INSERT INTO target_health VALUES (?,?,?,?,?,?,?,?)
                          ON CONFLICT(target, region) DO UPDATE SET
-                           account = COALESCE(excluded.account, account), last_attempt = excluded.last_attempt,
-                           last_success = COALESCE(excluded.last_success, last_success),
-                           listed_at = COALESCE(excluded.listed_at, listed_at), last_cycle = excluded.last_cycle,
-                           function_read_at = COALESCE(excluded.function_read_at, function_read_at)""",
+                           account = COALESCE(excluded.account, target_health.account),
+                           last_attempt = excluded.last_attempt,
+                           last_success = COALESCE(excluded.last_success, target_health.last_success),
+                           listed_at = COALESCE(excluded.listed_at, target_health.listed_at),
+                           last_cycle = excluded.last_cycle,
+                           function_read_at = COALESCE(excluded.function_read_at, target_health.function_read_at)""",
                       (r.target, r.region, r.account, now, None if r.errors or r.account is None else now,
                        now if r.functions is not None else None, cycle_id, r.function_read_at))
 
-    def _write_inventory(self, c: sqlite3.Connection, r: TargetResult, now: float) -> None:
+    def _write_inventory(self, c: Conn, r: TargetResult, now: float) -> None:
         assert r.account is not None   # write_target writes the inventory only for a resolved account
         key = (r.account, r.region)
         if r.account_info is not None:
@@ -633,7 +691,7 @@ class Store:
                           [(*key, q.arn, q.name, q.visible, q.not_visible, q.delayed, q.error, now)
                            for q in r.queues])
 
-    def _stored_functions(self, c: sqlite3.Connection, key: tuple[str, str]) -> dict[str, tuple[Any, ...]]:
+    def _stored_functions(self, c: Conn, key: tuple[str, str]) -> dict[str, tuple[Any, ...]]:
         """The functions of (account, region) as last written, in the form _write_inventory compares
         (read from the table once per Store, then kept as written)."""
         have = self._inventory.get(key)
@@ -648,7 +706,7 @@ class Store:
             self._inventory[key] = have
         return have
 
-    def _series_ids(self, c: sqlite3.Connection, account: str, region: str,
+    def _series_ids(self, c: Conn, account: str, region: str,
                     keys: Iterable[tuple[str, str, str]]) -> dict[tuple[str, str, str], int]:
         """The ids of these series, created where new. The (account, region)'s ids are read once per
         Store and kept (series are never deleted); only unknown keys cost a statement."""
@@ -668,7 +726,7 @@ class Store:
         """Points streamed during a cycle, in their own transaction. Without their coverage (written
         with the target at the cycle's end) they change no figure from unknown to known: a cycle killed
         after this leaves its windows to be read again."""
-        with self.transaction() as c:
+        with self.transaction((account, region)) as c:
             self._upsert_points(c, account, region, points)
 
     def write_history(self, account: str, region: str, points: list[Point], coverage: list[Covered],
@@ -676,7 +734,7 @@ class Store:
         """History from elsewhere (the simulated fleet's earlier weeks, an import): points, the ranges
         they cover and hourly account snapshots, in one transaction, through the same upsert, summaries
         and coverage merge as a cycle. A snapshot never replaces one a cycle wrote for the same hour."""
-        with self.transaction() as c:
+        with self.transaction((account, region)) as c:
             self._upsert_points(c, account, region, points)
             self._add_coverage(c, account, region, coverage)
             c.executemany("INSERT OR IGNORE INTO account_history VALUES (?,?,?,?,?,?,?,?,?,?)",
@@ -684,13 +742,13 @@ class Store:
                             h["code_storage_limit"], h["code_storage_used"], h["function_count"],
                             h["reserved_total"], h["provisioned_total"]) for h in snapshots])
 
-    def _write_points(self, c: sqlite3.Connection, r: TargetResult) -> int:
+    def _write_points(self, c: Conn, r: TargetResult) -> int:
         if r.account is None:
             return 0
         self._upsert_points(c, r.account, r.region, r.points)
         return len(r.points) + r.points_written
 
-    def _upsert_points(self, c: sqlite3.Connection, account: str, region: str, points: list[Point]) -> None:
+    def _upsert_points(self, c: Conn, account: str, region: str, points: list[Point]) -> None:
         """Merge points into their series-hour rows: a re-read point replaces, a coarse bucket replaces
         the finer points it covers; each touched row's summary, its day's summary and, for concurrency,
         its functions' group summaries are brought up to date in the same transaction."""
@@ -743,12 +801,12 @@ class Store:
         self._save_blocks(c, account, region, old, blocks)
 
     @staticmethod
-    def _ensure_touched(c: sqlite3.Connection) -> None:
+    def _ensure_touched(c: Conn) -> None:
         c.execute("CREATE TEMP TABLE IF NOT EXISTS touched (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, "
                   "PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
 
     @staticmethod
-    def _read_blocks(c: sqlite3.Connection, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[int, float]]:
+    def _read_blocks(c: Conn, keys: Iterable[tuple[int, int]]) -> dict[tuple[int, int], dict[int, float]]:
         """(series, hour) -> entries of the stored rows among `keys` (by the primary key)."""
         c.execute("CREATE TEMP TABLE IF NOT EXISTS touched (series_id INTEGER NOT NULL, ts INTEGER NOT NULL, "
                   "PRIMARY KEY (series_id, ts)) WITHOUT ROWID")
@@ -758,7 +816,7 @@ class Store:
             "SELECT t.series_id, t.ts, b.data FROM temp.touched t CROSS JOIN points_hour b "
             "ON b.series_id = t.series_id AND b.ts = t.ts")}
 
-    def _save_blocks(self, c: sqlite3.Connection, account: str, region: str,
+    def _save_blocks(self, c: Conn, account: str, region: str,
                      old: dict[tuple[int, int], dict[int, float]], new: dict[tuple[int, int], dict[int, float]]) -> None:
         """Write the changed series-hours, their days' summaries and the group summaries they move."""
         changed = {key: e for key, e in new.items() if old.get(key) != e}
@@ -784,7 +842,7 @@ class Store:
             _apply_group_deltas(c, account, region, deltas)
 
     @staticmethod
-    def _summarise_days(c: sqlite3.Connection, old: dict[tuple[int, int], dict[int, float]],
+    def _summarise_days(c: Conn, old: dict[tuple[int, int], dict[int, float]],
                         changed: dict[tuple[int, int], dict[int, float]],
                         hours: dict[tuple[int, int], tuple[float, float]]) -> None:
         """Bring the day summaries of the changed series-hours up to date. A day whose sums are whole
@@ -831,7 +889,7 @@ class Store:
                       "FROM temp.touched t CROSS JOIN points_hour b ON b.series_id = t.series_id AND b.ts >= t.ts "
                       "AND b.ts < t.ts + 86400 GROUP BY t.series_id, t.ts")
 
-    def _concurrency_dims(self, c: sqlite3.Connection, account: str, region: str) -> dict[int, str]:
+    def _concurrency_dims(self, c: Conn, account: str, region: str) -> dict[int, str]:
         """series id -> function, for the (account, region)'s ConcurrentExecutions series."""
         ids = self._series_ids(c, account, region, ())
         known = self._ce.get((account, region))
@@ -839,7 +897,7 @@ class Store:
             known = self._ce[(account, region)] = (len(ids), {i: d for (m, d, _), i in ids.items() if m == CE})
         return known[1]
 
-    def _add_coverage(self, c: sqlite3.Connection, account: str, region: str, covered: Iterable[Covered]) -> None:
+    def _add_coverage(self, c: Conn, account: str, region: str, covered: Iterable[Covered]) -> None:
         """Record each subject's [start, end) as collected, merged with the ranges it touches.
 
         The (account, region)'s ranges are read once per Store and kept as written (the rollup, the
@@ -904,14 +962,26 @@ class Store:
         if last is not None and last[0] == key:
             return {}
         since = [int(x) for x in last[0].split(",")] if last is not None else [0, 0, 0]
+        if self.url is not None:   # several collectors: one rolls up, the others go on
+            from . import pg
+            if not pg.try_lock(self.conn, pg.ROLLUP_LOCK):
+                return {}
+            try:
+                return self._rollup(now, key, since, cuts)
+            finally:
+                pg.unlock(self.conn, pg.ROLLUP_LOCK)
+        return self._rollup(now, key, since, cuts)
+
+    def _rollup(self, now: float, key: str, since: list[int], cuts: tuple[int, int, int]) -> dict[str, int]:
         moved = {}
-        sids = [r[0] for r in self.conn.execute("SELECT id FROM series ORDER BY id")]
+        owner = {sid: (a, r) for sid, a, r in self.conn.execute("SELECT id, account, region FROM series ORDER BY id")}
+        sids = list(owner)
         for (fine, coarse), lo, cut in zip(((60, 300), (300, 3600)), since, cuts):
             n = 0
             fc, cc = _CODE[fine], _CODE[coarse] << 12
             for i in range(0, len(sids), 500):   # 500 series a transaction: memory and lock time stay bounded
                 chunk = sids[i:i + 500]
-                with self.transaction() as c:
+                with self.transaction(*{owner[sid] for sid in chunk}) as c:
                     by_target: dict[tuple[str, str], tuple[dict[tuple[int, int], dict[int, float]],
                                                            dict[tuple[int, int], dict[int, float]]]] = {}
                     for account, region, how, sid, h, data in c.execute(
@@ -955,7 +1025,7 @@ class Store:
         return moved
 
     @staticmethod
-    def _log_write(c: sqlite3.Connection, account: str, region: str, data_from: int, data_to: int) -> None:
+    def _log_write(c: Conn, account: str, region: str, data_from: int, data_to: int) -> None:
         """Record that the data of [data_from, data_to) changed (account "*": every account)."""
         c.execute("INSERT INTO data_writes(account, region, data_from, data_to, at) VALUES (?,?,?,?,?)",
                   (account, region, data_from, data_to, time.time()))
@@ -972,7 +1042,14 @@ class Store:
         pruned = c.execute("SELECT value FROM meta WHERE key = 'data_writes_pruned'").fetchone()
         return seq, pruned[0] if pruned else None
 
-    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[sqlite3.Row]:
+    def dump(self) -> Iterator[str]:
+        """Every stored row as text (a scan for what must never be stored, such as credentials)."""
+        if self.url is not None:
+            from . import pg
+            return iter(pg.dump(self.conn))
+        return iter(self.conn.iterdump())
+
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[Any]:
         """Ad-hoc SQL for tests, benchmarks and inspection. headroom's own code calls the named methods
         below, so the schema is known here only."""
         return self.conn.execute(sql, params).fetchall()
@@ -1012,9 +1089,10 @@ class Store:
         """(scope, dim) -> (seconds of [start, end) collected, end of the latest range) for each subject."""
         out: dict[tuple[str, str], tuple[int, int]] = {}
         for scope, dim, secs, last in self.conn.execute(
-                "SELECT scope, dim, SUM(MIN(end, ?) - MAX(start, ?)), MAX(end) FROM series_coverage "
+                "SELECT scope, dim, SUM(CASE WHEN end < ? THEN end ELSE ? END - CASE WHEN start > ? THEN start ELSE ? END), "
+                "MAX(end) FROM series_coverage "
                 "WHERE account = ? AND region = ? AND start < ? AND end > ? GROUP BY scope, dim",
-                (end, start, account, region, end, start)):
+                (end, end, start, start, account, region, end, start)):
             out[(scope, dim)] = (secs, last)
         return out
 
@@ -1118,7 +1196,7 @@ class Store:
             return []
         return [(m, d, r, ts, v) for m, d, r, ts, v, _ in self._edge_points(account, region, start, end, metric_keys)]
 
-    def cost_runs(self, since: float) -> list[sqlite3.Row]:
+    def cost_runs(self, since: float) -> list[Any]:
         """target_runs rows (cycle, start, metrics per tier, ListMetrics calls) started since `since`."""
         return self.conn.execute(
             "SELECT cycle_id, started_at, metrics_account, metrics_function, metrics_queue, discovery_calls "

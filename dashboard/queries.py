@@ -33,7 +33,7 @@ def settings(cfg: str) -> config.Settings:
 
 
 def _store(cfg: str) -> Store:
-    return Store(settings(cfg).store_path, readonly=True)
+    return Store(settings(cfg).store, readonly=True)
 
 
 @st.cache_data(ttl=2, show_spinner=False)

@@ -263,7 +263,7 @@ def signed_in() -> None:
 def alert_failures(cfg: str, ver: tuple[Any, ...] | None) -> list[dict[str, Any]]:
     """Alert destinations (masked) with undelivered messages; [] when there are none (or no alert state yet)."""
     from collectors.store import Store, StoreError
-    store = Store(queries.settings(cfg).store_path, readonly=True)
+    store = Store(queries.settings(cfg).store, readonly=True)
     try:
         return store.alert_failures()
     except StoreError:
@@ -423,7 +423,7 @@ def require_data(sel: Selection) -> None:
                 st.code(rt.error, language=None)
         else:
             s = queries.settings(sel.cfg)
-            st.info(f"No data yet in `{fmt.md(s.store_path)}`. Run the collector: "
+            st.info(f"No data yet in `{fmt.md(s.store_label)}`. Run the collector: "
                     f"`python -m collectors collect --config {fmt.md(sel.cfg)} --every "
                     f"{s.collection.interval_seconds}` — this page fills in when its first cycle lands.", icon="⏳")
             if queries.version(sel.cfg):
