@@ -20,3 +20,15 @@ for _k in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_
 os.environ["HEADROOM_WARM"] = "0"
 
 
+
+
+import pytest  # noqa: E402
+
+from tests import pgserver  # noqa: E402
+
+
+@pytest.fixture(params=pgserver.BACKENDS)
+def store_location(request, tmp_path):
+    """A store location on each backend: a SQLite file, and a new PostgreSQL database."""
+    with pgserver.location(request.param, tmp_path) as loc:
+        yield loc

@@ -14,8 +14,8 @@ NOW = T0 + 60   # the review's clock: the queue depths read at T0 + 1 are curren
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "h.db")
+def store(store_location):   # on both backends: a SQLite file, a PostgreSQL database
+    s = Store(store_location)
     cid = s.begin_cycle(T0)
     functions = [
         fn("payments-api-charge", reserved=50, tags={"team": "pay"}, groups={"prefix": "payments", "tag:team": "pay"}),

@@ -13,8 +13,8 @@ DLQ = f"arn:aws:sqs:{REGION}:{ACCOUNT}:jobs-dlq"
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "h.db")
+def store(store_location):   # on both backends: a SQLite file, a PostgreSQL database
+    s = Store(store_location)
     yield s
     s.close()
 

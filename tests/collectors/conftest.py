@@ -24,11 +24,12 @@ def sb(sandbox_server):
     return sandbox_server
 
 
-def write_config(tmp_path, endpoint, extra_targets="", collection="max_attempts = 2\nbackfill_days = 1"):
+def write_config(tmp_path, endpoint, extra_targets="", collection="max_attempts = 2\nbackfill_days = 1",
+                 store='path = "headroom.db"'):
     p = tmp_path / "fleet.toml"
     p.write_text(f"""
 [store]
-path = "headroom.db"
+{store}
 [grouping]
 prefix_depth = 1
 tag_keys = ["team"]

@@ -1,10 +1,13 @@
-"""The collector end to end: real HTTP to the sandbox, a real store file, the CLI's exact numbers."""
+"""The collector end to end: real HTTP to the sandbox, a real store (a SQLite file and a PostgreSQL database:
+every test runs on both), the CLI's exact numbers."""
 from __future__ import annotations
 
 import dataclasses
 import json
 import time
+from pathlib import Path
 
+import pytest
 
 from collectors import cli, config, iam
 from collectors.pipeline import run_cycle
@@ -14,6 +17,15 @@ from collectors.store import Store
 from . import seed
 from .conftest import write_config
 from .seed import PROD, STAGING
+
+
+@pytest.fixture
+def fleet(sb, tmp_path, store_location):
+    """The seeded fleet's config, its store on each backend (overrides the SQLite-only conftest one)."""
+    seed.build(sb)
+    seed.put_metrics(sb, int(time.time()))
+    store = f'path = "{store_location}"' if isinstance(store_location, Path) else f'url = "{store_location}"'
+    return write_config(tmp_path, sb.endpoint_url, store=store)
 
 
 def check_json(capsys, cfg, window="2h"):
@@ -91,7 +103,7 @@ def test_second_cycle_is_incremental_and_picks_up_late_points(fleet, sb, capsys)
     # function series read every cycle here (by default every 5 minutes: see test_activity.py)
     settings = dataclasses.replace(settings, collection=dataclasses.replace(settings.collection,
                                                                             function_interval_seconds=60))
-    store = Store(settings.store_path)
+    store = Store(settings.store)
     first = run_cycle(settings, store)
     assert first.exit_code == 0
     now = int(time.time()) // 60 * 60
@@ -125,8 +137,8 @@ def test_credentials_never_reach_the_output_or_logs(fleet, capsys, caplog, monke
     text = seen.out + seen.err + caplog.text
     assert "prod us-east-1" in text
     assert secret not in text and "SESSIONTOKEN" not in text and "testing" not in text
-    store = Store(config.load(fleet).store_path)
-    dump = "\n".join(store.conn.iterdump())
+    store = Store(config.load(fleet).store)
+    dump = "\n".join(store.dump())
     assert secret not in dump and "SESSIONTOKEN" not in dump
 
 
@@ -138,7 +150,7 @@ def test_iam_policy_covers_exactly_the_calls_made(fleet):
         sessions.append(TargetSession(t, region, c))
         return sessions[-1]
 
-    assert run_cycle(settings, Store(settings.store_path), session_factory=factory).exit_code == 0
+    assert run_cycle(settings, Store(settings.store), session_factory=factory).exit_code == 0
     called = {iam.iam_action(k) for s in sessions for k in s.counter.calls}
     # sts:AssumeRole is the caller's permission on the role, not the read role's own policy
     assert called - {"sts:AssumeRole"} == set(iam.ACTIONS)
@@ -178,7 +190,7 @@ regions = ["us-west-2"]
 endpoint_url = "http://127.0.0.1:9"
 """)
     settings = config.load(cfg)
-    store = Store(settings.store_path)
+    store = Store(settings.store)
     first = run_cycle(settings, store)
     assert [(r.target, r.region) for r, _ in first.errors] == [("gone", "us-west-2")]
     sb.faults.add(service="lambda", operation="ListFunctions", region="eu-west-1", account=PROD, error="AccessDenied")

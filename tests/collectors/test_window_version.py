@@ -11,8 +11,8 @@ H = 3600
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "w.db")
+def store(store_location):   # on both backends: a SQLite file, a PostgreSQL database
+    s = Store(store_location)
     yield s
     s.close()
 
