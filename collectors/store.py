@@ -1259,7 +1259,7 @@ class Store:
             "SELECT label, COUNT(*) AS pending, MIN(failed_at) AS since, MAX(failed_at) AS latest, "
             "MAX(failures) AS attempts, (SELECT failure FROM alert_state b WHERE b.destination = a.destination "
             "AND b.failure IS NOT NULL ORDER BY b.failed_at DESC LIMIT 1) AS failure "
-            "FROM alert_state a WHERE failure IS NOT NULL GROUP BY destination ORDER BY label")]
+            "FROM alert_state a WHERE failure IS NOT NULL GROUP BY destination, label ORDER BY label")]
 
     # -- Prometheus counters (collectors.exporter) --------------------------------------------------
     def totals_since(self, account: str, region: str, metrics: Sequence[str], since: int

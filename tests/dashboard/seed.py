@@ -31,7 +31,7 @@ DLQ_ARN = f"arn:aws:sqs:us-east-1:{PROD}:orders-dlq"
 
 TOML = """
 [store]
-path = "{db}"
+{store}
 
 [grouping]
 prefix_depth = 1
@@ -60,15 +60,16 @@ def fn(name: str, *, reserved: int | None = None, tags: dict[str, str] | None = 
                         reserved_concurrency=reserved, tags=tags or {}, groups=groups, detail_at=1.0)
 
 
-def seed(dir_: Path, now: float | None = None, errors: bool = True) -> Path:
-    """Write the store and a fleet.toml into dir_; returns the config path."""
+def seed(dir_: Path, now: float | None = None, errors: bool = True, url: str | None = None) -> Path:
+    """Write the store and a fleet.toml into dir_; returns the config path. `url`: a PostgreSQL store
+    instead of the SQLite file seed.db."""
     now = now or time.time()
     # records are written a few seconds before `now`: keep them inside the same minute (else a run in
     # a minute's first seconds puts the queue read in the minute before and its growth is off)
     now = max(now, int(now) // 60 * 60 + 10)
     m = int(now) // 60 * 60          # the current minute
     db = dir_ / "seed.db"
-    store = Store(db)
+    store = Store(url or db)
     cid = store.begin_cycle(now - 5)
 
     def mins(a: int, b: int) -> range:      # minutes a..b ago (inclusive), oldest first
@@ -161,5 +162,5 @@ def seed(dir_: Path, now: float | None = None, errors: bool = True) -> Path:
     store.end_cycle(cid, now - 1)
     store.close()
     cfg = dir_ / "fleet.toml"
-    cfg.write_text(TOML.format(db=db))
+    cfg.write_text(TOML.format(store=f'url = "{url}"' if url else f'path = "{db}"'))
     return cfg
