@@ -1132,9 +1132,9 @@ class Store:
         return [(m, d, r, ts, v) for m, d, r, ts, v, _ in self._edge_points(account, region, start, end, metric_keys)]
 
     def cost_runs(self, since: float) -> list[sqlite3.Row]:
-        """target_runs rows (cycle, start, metrics per tier, ListMetrics calls) started since `since`."""
+        """target_runs rows (cycle, target, region, start, metrics per tier, ListMetrics calls) started since `since`."""
         return self.conn.execute(
-            "SELECT cycle_id, started_at, metrics_account, metrics_function, metrics_queue, discovery_calls "
+            "SELECT cycle_id, target, region, started_at, metrics_account, metrics_function, metrics_queue, discovery_calls "
             "FROM target_runs WHERE started_at >= ?", (since,)).fetchall()
 
     def function_count(self) -> int:
