@@ -207,3 +207,16 @@ def test_the_bill_counts_every_collectors_targets_not_the_latest_cycles_share(pa
     assert bill.per_day["account"] == 12 * 1440
     # a target that fails the ALERTS_KEY name cannot be a configured one
     assert ALERTS_KEY[0].startswith("*")
+
+
+def test_collect_with_a_shard_collects_that_shard_only(fleet, capsys):
+    from collectors.config import load
+    settings = load(fleet)
+    keys = [(t.name, r) for t in settings.targets for r in t.regions]
+    mine = in_shard(keys, 2, 3)
+    assert len(mine) == 2   # of prod and staging x us-east-1 and eu-west-1
+    assert cli.main(["collect", "--config", str(fleet), "--shard", "2/3"]) == 0
+    out = capsys.readouterr().out
+    assert "shard 2/3: 2 of 4 target region(s)" in out and "collecting 2 target region(s)" in out
+    store = Store(settings.store_path, readonly=True)
+    assert sorted((r["target"], r["region"]) for r in store.latest_runs()) == sorted(mine)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import pytest
 
 from collectors.leases import LEASE_CYCLES
+from collectors.store import Store, StoreError
 from tests.reliability.harness import REPO, review_at
 
 from . import seed
@@ -56,21 +56,20 @@ endpoint_url = "{endpoint}"
 
 
 class Reader:
-    """Read-only looks at the store while the collectors write it."""
+    """Looks at the store while the collectors write it, through a read-only Store (any backend)."""
 
     def __init__(self, path: Path):
         self.path = path
+        self.store: Store | None = None
 
     def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-        if not self.path.exists():
-            return []
-        c = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=30)
         try:
-            return c.execute(sql, params).fetchall()
-        except sqlite3.OperationalError:   # not migrated yet
+            if self.store is None:
+                self.store = Store(self.path, readonly=True)
+            return [tuple(r) for r in self.store.query(sql, params)]
+        except StoreError:   # not created or not migrated yet
+            self.store = None
             return []
-        finally:
-            c.close()
 
     def leases(self, now: float) -> dict[tuple[str, str], str]:
         """(target, region) -> owner, of the unexpired target leases."""
