@@ -4,12 +4,14 @@ GetMetricData is billed per metric requested ($0.01 per 1,000, outside the free 
 window's length; ListMetrics per request ($0.01 per 1,000). Each cycle records its metrics by tier
 (account, function, queue) and its ListMetrics requests. The forecast takes the latest cycle's
 account tier once per interval and the latest function read's function, queue and discovery tiers
-once per function interval, over a 30-day month; what was really asked over the last day is shown
+once per function interval (each target's latest: several collectors write cycles of their own targets), over a 30-day month; what was really asked over the last day is shown
 beside it once there is an hour of it.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from collectors.config import Collection
 from collectors.store import Store
@@ -45,12 +47,18 @@ def cost(store: Store, now: float, c: Collection) -> Cost | None:
     if not rows:
         return None
 
-    def per_cycle(cycle_id: int) -> dict[str, int]:
-        return {k: int(sum(r[COLUMNS[k]] or 0 for r in rows if r["cycle_id"] == cycle_id)) for k in KEYS}
+    # Each (target, region)'s latest run, not the latest cycle's: several collectors on one store each
+    # write cycles of their own targets, and one of them is a share of the bill, not the bill.
+    def latest(pick: Callable[[Any], bool] = lambda r: True) -> dict[str, int]:
+        runs: dict[tuple[str, str], Any] = {}
+        for r in rows:
+            key = (r["target"], r["region"])
+            if pick(r) and (key not in runs or r["cycle_id"] > runs[key]["cycle_id"]):
+                runs[key] = r
+        return {k: int(sum(r[COLUMNS[k]] or 0 for r in runs.values())) for k in KEYS}
 
-    last = per_cycle(max(r["cycle_id"] for r in rows))
-    fn_cycles = [r["cycle_id"] for r in rows if (r["metrics_function"] or 0) + (r["discovery_calls"] or 0) > 0]
-    fn = per_cycle(max(fn_cycles)) if fn_cycles else {k: 0 for k in KEYS}
+    last = latest()
+    fn = latest(lambda r: (r["metrics_function"] or 0) + (r["discovery_calls"] or 0) > 0)
     cycles_per_day = DAY / c.interval_seconds
     fn_reads_per_day = DAY / (c.function_interval_seconds if c.metrics_strategy == "activity" else c.interval_seconds)
     per_day = {"account": last["account"] * cycles_per_day,

@@ -44,6 +44,13 @@ class DataStatus:
     runs: list[TargetRun] = field(default_factory=list)   # the latest run of each (target, region)
     errors: list[dict[str, Any]] = field(default_factory=list)  # latest finished cycle's errors
 
+    def behind(self, now: float, max_age_s: float) -> list[TargetRun]:
+        """The (target, region)s whose latest collection ended more than max_age_s before `now`, by
+        target and region: nobody is collecting them. With several collectors on one store the others'
+        fresh cycles keep last_data_at young, so a dead collector's targets show only here (and as stale
+        in the review)."""
+        return [r for r in self.runs if now - r.finished_at > max_age_s]
+
 
 def data_status(store: Store) -> DataStatus:
     """How fresh the store is and what failed; empty (cycles_finished 0, no runs) before the first write."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 from typing import Any
 
 from . import alerts, config, iam
+from . import leases as lease
 from analysis import review
 from analysis import cost as costs
 from .pipeline import CycleReport, run_cycle
@@ -100,15 +102,19 @@ def cost_lines(bill: costs.Cost, strategy: str) -> list[str]:
     return out
 
 
-def after_cycle(settings: config.Settings, store: Store, report: CycleReport, exporter: Any = None) -> bool:
+def after_cycle(settings: config.Settings, store: Store, report: CycleReport, exporter: Any = None,
+                leases: lease.Leases | None = None) -> bool:
     """Alerts out and the /metrics snapshot after a cycle; True when every alert was delivered.
-    A failure here is reported and tried again next cycle, never the end of the collector."""
+    A failure here is reported and tried again next cycle, never the end of the collector.
+    With `leases` (several collectors on the store), only the holder of the alerts lease sends them."""
     delivered = True
     try:
         if exporter is not None:
             exporter.cycle_done(report.results, report.started_at, report.finished_at)
             exporter.update(store)
-        if settings.alerts:
+        if settings.alerts and leases is not None and not leases.alerts():
+            print("alerts  sent by another collector on this store (it holds the alerts lease)", flush=True)
+        elif settings.alerts:
             sent = alerts.run(settings, store)
             for line in sent.lines():
                 print(line, flush=True)
@@ -119,9 +125,45 @@ def after_cycle(settings: config.Settings, store: Store, report: CycleReport, ex
     return delivered
 
 
+def _assign(settings: config.Settings, args: argparse.Namespace, keeper: lease.Leases | None
+            ) -> tuple[list[tuple[str, str]] | None, str]:
+    """This cycle's (target, region)s (None: every one) and a line saying why."""
+    pairs = [(t.name, r) for t in settings.targets for r in t.regions]
+    if args.shard is not None:
+        i, n = args.shard
+        mine = lease.in_shard(pairs, i, n)
+        return mine, f"shard {i}/{n}: {len(mine)} of {len(pairs)} target region(s)"
+    if keeper is None:
+        return None, ""
+    a = keeper.assign(pairs)
+    moved = "".join(f"; {what} {', '.join(f'{t} {r}' for t, r in keys)}"
+                    for what, keys in (("took", a.claimed), ("gave back", a.released)) if keys)
+    return a.held, (f"leases: holding {len(a.held)} of {len(pairs)} target region(s), fair share {a.share} "
+                    f"of {a.members} collector(s) ({keeper.owner}){moved}")
+
+
 def cmd_collect(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     store = Store(settings.store)
+    interval = args.every
+    keeper = None
+    if interval:
+        # A long-running collector shares the store: leases split the targets (or, with --shard, only
+        # the alerts lease: one collector sends them); it gives its leases back when stopped.
+        keeper = lease.Leases(store, lease.owner_id(), interval)
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        return _collect_loop(settings, store, args, keeper)
+    finally:
+        if keeper is not None:
+            try:
+                keeper.leave()
+            except (StoreError, *DB_ERRORS):  # type: ignore[misc]
+                pass   # the store is gone: the leases expire by themselves
+
+
+def _collect_loop(settings: config.Settings, store: Store, args: argparse.Namespace,
+                  keeper: lease.Leases | None) -> int:
     interval = args.every
     pairs = sum(len(t.regions) for t in settings.targets)
     exporter = None
@@ -137,9 +179,25 @@ def cmd_collect(args: argparse.Namespace) -> int:
         print(f"serving Prometheus metrics on http://{address}:{args.metrics_port}/metrics", flush=True)
     while True:
         t0 = time.time()
-        print(f"collecting {pairs} target region(s) from {args.config} into {store.label} ...", flush=True)
         try:
-            report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
+            only, why = _assign(settings, args, keeper if args.shard is None else None)
+            if why:
+                print(why, flush=True)
+            if only is not None and not only:
+                if args.shard is not None:
+                    print(f"shard {args.shard[0]}/{args.shard[1]} has no target region: fewer shards than "
+                          f"{args.shard[1]} would give every host some", flush=True)
+                else:
+                    print("nothing to collect this cycle: every target region is another collector's", flush=True)
+                if keeper is not None:
+                    keeper.idle()
+                if not interval:
+                    return 0
+                time.sleep(max(0.0, interval - (time.time() - t0)))
+                continue
+            print(f"collecting {pairs if only is None else len(only)} target region(s) from {args.config} "
+                  f"into {store.label} ...", flush=True)
+            report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True), only=only)
         except (StoreError, *DB_ERRORS, OSError) as e:  # type: ignore[misc]
             if not interval:
                 raise
@@ -150,7 +208,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
             bill = costs.cost(store, time.time(), settings.collection)
             for line in _summary(report, bill, settings.collection.metrics_strategy):
                 print(line, flush=True)
-            delivered = after_cycle(settings, store, report, exporter)
+            delivered = after_cycle(settings, store, report, exporter, keeper)
             if not interval:
                 code = EXIT_ERROR if report.errors or not delivered else 0
                 if report.abandoned:
@@ -245,7 +303,10 @@ def main(argv: list[str] | None = None) -> int:
     sub = p.add_subparsers(dest="command", required=True)
     c = sub.add_parser("collect", help="run one collection cycle (or loop with --every)")
     c.add_argument("--config", required=True, help="fleet.toml")
-    c.add_argument("--every", type=int, metavar="SECONDS", help="repeat every SECONDS (>= 60) until interrupted")
+    c.add_argument("--every", type=int, metavar="SECONDS", help="repeat every SECONDS (>= 60) until interrupted; "
+                   "several collectors on one store then split the targets by leases")
+    c.add_argument("--shard", metavar="I/N", help="collect only shard I of N (a stable hash of target and region), "
+                   "e.g. 1/3 on the first of three hosts; no leases, no takeover")
     c.add_argument("--metrics-port", type=int, metavar="PORT",
                    help="with --every: serve Prometheus metrics on PORT ([prometheus] address, default 127.0.0.1)")
     k = sub.add_parser("check", help="print the limit review; exit 0 ok, 1 warn, 2 critical, 3 error")
@@ -263,8 +324,14 @@ def main(argv: list[str] | None = None) -> int:
             print(iam.policy_json())
             return 0
         if args.command == "collect":
-            if args.every is not None and args.every < 60:
+            floor = int(os.environ.get("HEADROOM_TEST_MIN_EVERY", "60"))   # tests run cycles seconds apart
+            if args.every is not None and args.every < floor:
                 p.error("--every must be at least 60 seconds (CloudWatch's Lambda metrics are per minute)")
+            if args.shard is not None:
+                try:
+                    args.shard = lease.parse_shard(args.shard)
+                except lease.ShardError as e:
+                    p.error(str(e))
             if args.metrics_port is not None and (args.every is None or not 0 < args.metrics_port < 65536):
                 p.error("--metrics-port needs --every (a one-shot collect serves nothing) and a port from 1 to 65535")
             return cmd_collect(args)

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, ThreadPoolExecutor, as_completed
 from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass, field
@@ -491,17 +491,20 @@ GRACE_S = 5.0   # after the deadline, how long calls already in flight may take 
 
 def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory = TargetSession,
               clock: Callable[[], float] = time.time, executor: Executor | None = None,
-              on_result: Callable[[TargetResult], None] | None = None, defer_history: bool = False) -> CycleReport:
+              on_result: Callable[[TargetResult], None] | None = None, defer_history: bool = False,
+              only: Iterable[tuple[str, str]] | None = None) -> CycleReport:
     """Collect every (target, region) in parallel; each is written in its own transaction as it ends.
 
     The cycle has a deadline (collection.deadline_seconds of real time): no call starts after it,
     and a target still busy GRACE_S later (a hung call) is abandoned and recorded as timed out while
     every other target's data is stored. `clock` is the data's clock (which minutes to read).
     defer_history: a target's first cycle reads only its recent minutes (see metric_windows).
+    only: the (target name, region)s to collect (this collector's shard or leases); None: every one.
     """
     now = clock()
     report = CycleReport(store.begin_cycle(now), started_at=now)
-    pairs = [(t, region) for t in settings.targets for region in t.regions]
+    mine = None if only is None else set(only)
+    pairs = [(t, region) for t in settings.targets for region in t.regions if mine is None or (t.name, region) in mine]
     budget = float(settings.collection.deadline_seconds)
     deadline = time.monotonic() + budget
 

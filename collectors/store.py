@@ -426,6 +426,19 @@ MIGRATIONS.append("""
     );
     CREATE INDEX data_writes_by_end ON data_writes(data_to);
 """)
+# 10: several collectors on one store: who is alive (collector_members, a heartbeat each cycle) and who
+# collects which (target, region) (leases, claimed atomically, renewed each cycle; Store's Leases section)
+MIGRATIONS.append("""
+    CREATE TABLE collector_members (
+        owner TEXT NOT NULL PRIMARY KEY, mode TEXT NOT NULL, started_ms BIGINT NOT NULL,
+        seen_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL
+    );
+    CREATE TABLE leases (
+        target TEXT NOT NULL, region TEXT NOT NULL, owner TEXT NOT NULL,
+        acquired_ms BIGINT NOT NULL, expires_ms BIGINT NOT NULL,
+        PRIMARY KEY (target, region)
+    );
+""")
 WRITES_KEPT_S = 86400   # data_writes rows older than this are pruned at the hourly rollup
 
 
@@ -1197,9 +1210,9 @@ class Store:
         return [(m, d, r, ts, v) for m, d, r, ts, v, _ in self._edge_points(account, region, start, end, metric_keys)]
 
     def cost_runs(self, since: float) -> list[Any]:
-        """target_runs rows (cycle, start, metrics per tier, ListMetrics calls) started since `since`."""
+        """target_runs rows (cycle, target, region, start, metrics per tier, ListMetrics calls) started since `since`."""
         return self.conn.execute(
-            "SELECT cycle_id, started_at, metrics_account, metrics_function, metrics_queue, discovery_calls "
+            "SELECT cycle_id, target, region, started_at, metrics_account, metrics_function, metrics_queue, discovery_calls "
             "FROM target_runs WHERE started_at >= ?", (since,)).fetchall()
 
     def function_count(self) -> int:
@@ -1409,3 +1422,77 @@ class Store:
     def coarsest_step(self, account: str, region: str, metric: str, start: int, end: int) -> int | None:
         """The coarsest resolution holding a point of `metric` (any of its series) in [start, end); None if none."""
         return max((step for *_, step in self.series_points(account, region, [metric], start, end)), default=None)
+
+
+    # -- Leases (several collectors) ------------------------------------------------------------------
+    # Collectors on one store split the (target, region)s between them (collectors/leases.py decides
+    # how many each takes). Portable SQL (SQLite 3.40 and PostgreSQL 15): upserts with ON CONFLICT, times
+    # as BIGINT milliseconds; a claim is one statement whose WHERE admits only an expired lease, so two
+    # collectors claiming the same target cannot both win (the row count says who did).
+    MEMBERS_KEPT_MS = 86400 * 1000   # a member row this long expired is deleted
+
+    def join(self, owner: str, mode: str, now: float, ttl_s: float) -> None:
+        """Record `owner` alive until now + ttl_s (a heartbeat, each cycle); forget long-dead members."""
+        ms, exp = int(now * 1000), int((now + ttl_s) * 1000)
+        with self.transaction() as c:
+            c.execute("INSERT INTO collector_members (owner, mode, started_ms, seen_ms, expires_ms) VALUES (?,?,?,?,?) "
+                      "ON CONFLICT (owner) DO UPDATE SET mode = excluded.mode, seen_ms = excluded.seen_ms, "
+                      "expires_ms = excluded.expires_ms", (owner, mode, ms, ms, exp))
+            c.execute("DELETE FROM collector_members WHERE expires_ms < ?", (ms - self.MEMBERS_KEPT_MS,))
+
+    def members(self, now: float) -> list[dict[str, Any]]:
+        """Collectors alive at `now` (heartbeat not expired), by owner id; times in epoch seconds."""
+        return [{"owner": o, "mode": m, "started_at": s / 1000, "seen_at": n / 1000, "expires_at": e / 1000}
+                for o, m, s, n, e in self.conn.execute(
+                    "SELECT owner, mode, started_ms, seen_ms, expires_ms FROM collector_members WHERE expires_ms > ? "
+                    "ORDER BY owner", (int(now * 1000),))]
+
+    def leave(self, owner: str) -> None:
+        """`owner` stops: its member row and its leases go, so the others take its targets at their next cycle."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM leases WHERE owner = ?", (owner,))
+            c.execute("DELETE FROM collector_members WHERE owner = ?", (owner,))
+
+    def leases(self) -> list[dict[str, Any]]:
+        """Every lease row (expired ones too), by target and region; times in epoch seconds."""
+        return [{"target": t, "region": r, "owner": o, "acquired_at": a / 1000, "expires_at": e / 1000}
+                for t, r, o, a, e in self.conn.execute(
+                    "SELECT target, region, owner, acquired_ms, expires_ms FROM leases ORDER BY target, region")]
+
+    def renew_leases(self, owner: str, now: float, ttl_s: float) -> set[tuple[str, str]]:
+        """Extend every lease `owner` still holds to now + ttl_s; returns the (target, region)s held.
+        A lease another collector claimed after it expired is not ours any more and is not renewed."""
+        with self.transaction() as c:
+            c.execute("UPDATE leases SET expires_ms = ? WHERE owner = ?", (int((now + ttl_s) * 1000), owner))
+            return {(t, r) for t, r in c.execute("SELECT target, region FROM leases WHERE owner = ?", (owner,))}
+
+    def claim_lease(self, owner: str, target: str, region: str, now: float, ttl_s: float) -> bool:
+        """Take (target, region) for `owner` until now + ttl_s if nobody holds it or its lease has expired;
+        True when this call took it. One statement: of two collectors claiming at once, one wins."""
+        ms = int(now * 1000)
+        with self.transaction() as c:
+            cur = c.execute(
+                "INSERT INTO leases (target, region, owner, acquired_ms, expires_ms) VALUES (?,?,?,?,?) "
+                "ON CONFLICT (target, region) DO UPDATE SET owner = excluded.owner, "
+                "acquired_ms = excluded.acquired_ms, expires_ms = excluded.expires_ms WHERE leases.expires_ms <= ?",
+                (target, region, owner, ms, int((now + ttl_s) * 1000), ms))
+            return cur.rowcount == 1
+
+    def release_leases(self, owner: str, keys: Iterable[tuple[str, str]] | None = None) -> None:
+        """Give up `owner`'s leases of `keys` (all of them if None): another collector may claim them at once."""
+        with self.transaction() as c:
+            if keys is None:
+                c.execute("DELETE FROM leases WHERE owner = ?", (owner,))
+            else:
+                c.executemany("DELETE FROM leases WHERE owner = ? AND target = ? AND region = ?",
+                              [(owner, t, r) for t, r in keys])
+
+    def forget_written(self) -> None:
+        """Drop the write-side caches (series ids, functions, coverage as last written by this Store). A
+        collector that takes over a target another one wrote must not compare against what it wrote
+        itself before: the stored rows have moved on (a coverage range extended, a function deleted)."""
+        with self._lock:
+            self._ids.clear()
+            self._inventory.clear()
+            self._ce.clear()
+            self._coverage.clear()

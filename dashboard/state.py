@@ -324,6 +324,13 @@ def render_freshness(cfg: str) -> None:
                    f"{interval}` running?", icon="⏱️")
     else:
         st.caption(text)
+    behind = [] if stale else s.behind(now, collection.max_age_seconds)
+    if behind:
+        # several collectors share the store: the others' cycles keep the age above young
+        names = ", ".join(f"{r.target} {r.region}" for r in behind[:6]) + (" …" if len(behind) > 6 else "")
+        st.warning(f"{len(behind)} target region(s) not collected for over {fmt.duration(collection.max_age_seconds)} "
+                   f"({names}): the collector that had them seems stopped (with leases another one takes them "
+                   "over within a few cycles).", icon="⏱️")
     if interrupted:
         st.warning(f"Last cycle interrupted (started {fmt.age(s.running_since, now)}, never finished).", icon="⏱️")
     elif running:

@@ -357,7 +357,7 @@ def test_migration_8_packs_a_version_7_store_without_changing_a_figure(tmp_path)
     c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
                   [(ACCOUNT, REGION, "a1", "prefix", "a"), (ACCOUNT, REGION, "a2", "prefix", "a")])
     rows = {60: [(1, T0 + 60, 3.0), (2, T0 + 60, 4.0), (3, T0 + 120, 70000.0), (4, T0 + 120, 12.345),
-                 (1, T0 + 3 * 86400 + 20, 9.0)] + [(5, T0 - 86400 * 5 + 60 * i, float(i % 7 + 1)) for i in range(3000)],
+                 (1, T0 + 3 * 86400 + 20, 9.0)] + [(5, T0 - 86400 * 5 + 60 * i, float(i % 7 + 1)) for i in range(6000)],
             300: [(1, T0 - 3600, 5.0), (2, T0 - 3600, 6.0), (2, T0 - 3300, 2.0), (3, T0 - 3600, 1.5)],
             3600: [(1, T0 - 86400, 8.0), (3, T0 - 86400, 2.0 ** 40)]}
     for res, rs in rows.items():

@@ -42,7 +42,7 @@ endpoint_url = "{endpoint}"
 def review_at(cfg: Path, now: float, window_s: int = WINDOW_S) -> dict[str, Any]:
     """check --format json's data at a pinned `now`, through the same library call the CLI makes."""
     settings = config.load(cfg)
-    store = Store(settings.store_path, readonly=True)
+    store = Store(settings.store, readonly=True)
     try:
         start, end = review.window(now, window_s)
         rv = review.review(store, start, end, settings.thresholds, now=now,
