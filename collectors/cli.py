@@ -52,6 +52,11 @@ def _share(v: float | None, limit: float | None) -> str:
 
 
 def _target_line(r: Any) -> str:
+    if r.region == config.DISCOVERY_REGION:
+        return f"{r.target}: organization discovery " + (
+            f"failed: {r.errors[0].api}: {r.errors[0].code}" if r.errors else "ok")
+    if r.errors and all(e.source == "organization" for e in r.errors):
+        return f"{r.target} {r.region}: not collected ({r.errors[0].code})"
     if r.account is None and r.deadline_hit:
         return f"{r.target} {r.region}: abandoned at the cycle's deadline (a call hung or AWS is slow)"
     if r.account is None:
@@ -124,7 +129,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
     settings = config.load(args.config)
     store = Store(settings.store_path)
     interval = args.every
-    pairs = sum(len(t.regions) for t in settings.targets)
+    pairs = sum(len(t.regions) for t in settings.targets if not t.organization)
+    orgs = sum(t.organization for t in settings.targets)
     exporter = None
     if args.metrics_port is not None:
         from . import exporter as exp   # prometheus_client only when asked for
@@ -138,9 +144,12 @@ def cmd_collect(args: argparse.Namespace) -> int:
         print(f"serving Prometheus metrics on http://{address}:{args.metrics_port}/metrics", flush=True)
     while True:
         t0 = time.time()
-        print(f"collecting {pairs} target region(s) from {args.config} into {settings.store_path} ...", flush=True)
+        print(f"collecting {pairs} target region(s)" + (f" and {orgs} organization(s)' accounts" if orgs else "") +
+              f" from {args.config} into {settings.store_path} ...", flush=True)
         try:
             report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True))
+            for line in report.notes:
+                print(line, flush=True)
         except (StoreError, sqlite3.Error, OSError) as e:
             if not interval:
                 raise
@@ -170,7 +179,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     now = time.time()
     start, end = review.window(now, args.window)
     rv = review.review(store, start, end, settings.thresholds, args.group_by, now=now,
-                       expected=[(t.name, r) for t in settings.targets for r in t.regions],
+                       expected=settings.expected(),
                        max_age_s=settings.collection.max_age_seconds,
                        function_max_age_s=settings.collection.function_max_age_seconds)
     rv.cost = costs.cost(store, now, settings.collection)
@@ -254,14 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--window", type=parse_window, default=parse_window("24h"), help="e.g. 1h, 24h, 7d (default 24h)")
     k.add_argument("--format", choices=("table", "json"), default="table")
     k.add_argument("--group-by", default="prefix", help="prefix or tag:KEY (default prefix)")
-    sub.add_parser("iam-policy", help="print the read-only IAM policy the collector needs")
+    i = sub.add_parser("iam-policy", help="print the read-only IAM policy the collector needs")
+    i.add_argument("--config", help="fleet.toml: adds sts:AssumeRole on the roles it names (role_arn, role_name, "
+                                    "monitoring_role_arn)")
     a = sub.add_parser("alert-test", help="send a test message to every [[alerts]] destination; exit 3 if any failed")
     a.add_argument("--config", required=True, help="fleet.toml")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "iam-policy":
-            print(iam.policy_json())
+            print(iam.policy_json(config.load(args.config) if args.config else None))
             return 0
         if args.command == "collect":
             if args.every is not None and args.every < 60:

@@ -60,6 +60,43 @@ def botocore_config(c: Collection) -> Config:
                   read_timeout=60, max_pool_connections=16, user_agent_extra=USER_AGENT)
 
 
+def assume(sts: Any, role_arn: str, region: str, external_id: str | None = None) -> boto3.Session:
+    """A session with the credentials of role_arn, assumed through the sts client given."""
+    kwargs = {"RoleArn": role_arn, "RoleSessionName": "headroom"}
+    if external_id:
+        kwargs["ExternalId"] = external_id
+    creds = sts.assume_role(**kwargs)["Credentials"]
+    return new_session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                       aws_session_token=creds["SessionToken"], region_name=region)
+
+
+class LinkedCloudWatch:
+    """A monitoring account's CloudWatch client that reads one linked (source) account's metrics:
+    ListMetrics with IncludeLinkedAccounts and OwningAccount, GetMetricData with AccountId on every query.
+    Everything else is the wrapped client's."""
+
+    def __init__(self, client: Any, account: str):
+        self._client, self.account = client, account
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_metric_data(self, **kw: Any) -> Any:
+        kw["MetricDataQueries"] = [{**q, "AccountId": self.account} for q in kw["MetricDataQueries"]]
+        return self._client.get_metric_data(**kw)
+
+    def get_paginator(self, op: str) -> Any:
+        pager = self._client.get_paginator(op)
+        if op != "list_metrics":
+            return pager
+        account = self.account
+
+        class _Linked:
+            def paginate(self, **kw: Any) -> Any:
+                return pager.paginate(IncludeLinkedAccounts=True, OwningAccount=account, **kw)
+        return _Linked()
+
+
 class TargetSession:
     """Clients for one (target, region), all sharing one botocore Config and call counter."""
 
@@ -76,17 +113,29 @@ class TargetSession:
         base = self._base or new_session(profile_name=self.target.profile, region_name=self.region)
         if not self.target.role_arn:
             return base
-        sts = base.client("sts", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
+        return assume(self._sts(base), self.target.role_arn, self.region, self.target.external_id)
+
+    def _sts(self, session: boto3.Session) -> Any:
+        sts = session.client("sts", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
         sts.meta.events.register("before-call", self.counter)
-        kwargs = {"RoleArn": self.target.role_arn, "RoleSessionName": "headroom"}
-        if self.target.external_id:
-            kwargs["ExternalId"] = self.target.external_id
-        creds = sts.assume_role(**kwargs)["Credentials"]
-        return new_session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                           aws_session_token=creds["SessionToken"], region_name=self.region)
+        return sts
+
+    def _monitoring(self) -> Any:
+        """The monitoring account's CloudWatch, reading this target's account (a discovered account whose
+        metrics are linked to the monitoring account in this region)."""
+        base = self._base or new_session(profile_name=self.target.profile, region_name=self.region)
+        if self.target.monitoring_role_arn:
+            base = assume(self._sts(base), self.target.monitoring_role_arn, self.region)
+        make: Any = base.client
+        c = make("cloudwatch", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
+        c.meta.events.register("before-call", self.counter)
+        assert self.target.account_id is not None   # linked_regions is set on discovered targets only
+        return LinkedCloudWatch(c, self.target.account_id)
 
     def client(self, service: str) -> Any:
         """A client for `service` in this region (the session and role are set up on first call)."""
+        if service == "cloudwatch" and self.region in self.target.linked_regions and service not in self._clients:
+            self._clients[service] = self._monitoring()
         if service not in self._clients:
             if self._session is None:
                 self._session = self._make_session()
