@@ -17,7 +17,7 @@ those credentials directly: StackSets do not deploy roles to the management acco
 CloudWatch cross-account observability (`monitoring_account = true`): the monitoring account's sinks
 (oam:ListSinks, oam:ListAttachedLinks, per region) say which accounts share their metrics; those
 accounts' CloudWatch calls go to the monitoring account (ListMetrics with IncludeLinkedAccounts and
-OwningAccount, GetMetricData with AccountId per query: sessions.LinkedCloudWatch). Lambda, SQS, the
+OwningAccount, GetMetricData with AccountId per query: sessions.read_linked). Lambda, SQS, the
 Tagging API and Service Quotas are not cross-account: they are still read with each account's role.
 An account not linked in a region (or when the sinks cannot be read) is read with its own role, never
 assumed linked: a metric read from a monitoring account that cannot see it would be a false zero.
@@ -81,6 +81,7 @@ class Listing:
     accounts: dict[str, OrgAccount]
     linked: dict[str, set[str]] = field(default_factory=dict)   # region -> accounts whose metrics the monitoring account sees
     errors: list[CollectError] = field(default_factory=list)    # partial failures (sinks not readable)
+    calls: dict[str, int] = field(default_factory=dict)         # API calls made, as CallCounter counts them
 
 
 def state_of(a: dict[str, Any]) -> str:
@@ -199,11 +200,16 @@ def _mark(t: Target, account: str, region: str, now: float, code: str, text: str
 
 
 def plan(settings: Settings, known: Iterable[dict[str, Any]], now: float,
-         run: Callable[[Target], Listing] | None = None, key: str = "") -> Plan:
+         run: Callable[[Target], Listing] | None = None, key: str = "",
+         marked: Iterable[dict[str, Any]] = ()) -> Plan:
     """The cycle's targets: plain ones as configured, organization ones expanded into their accounts.
 
-    known: the store's target health rows (target, region, account), for the accounts collected before.
+    known: the store's target health rows (target, region, account), for the accounts collected before;
+    marked: the store's latest errors (target, region, source, code, message), for the accounts last
+    found not active (kept as they were while the organization cannot be listed).
     run(t): discovers t (default: with t's credentials); called only when t's listing is due."""
+    closed = {(e["target"], e["region"]): e for e in marked
+              if e["source"] == "organization" and e["code"] in ORG_NOT_COLLECTED}
     run = run or discover_with_credentials(settings)
     rows = list(known)
     out = Plan([t for t in settings.targets if not t.organization], [], [])
@@ -219,6 +225,7 @@ def plan(settings: Settings, known: Iterable[dict[str, Any]], now: float,
             record = TargetResult(t.name, DISCOVERY_REGION, None, now)
             try:
                 last = run(t)
+                last.at = now   # due again rediscover_minutes after this cycle, on the cycle's clock
                 record.errors.extend(last.errors)
                 with _LOCK:
                     _CACHE[(key, t.name)] = last
@@ -234,7 +241,12 @@ def plan(settings: Settings, known: Iterable[dict[str, Any]], now: float,
         else:
             fresh = False
         if last is None:   # never listed in this process and the listing failed: the store's accounts
-            ids = sorted({a for a, _ in seen})
+            for a, region in sorted(seen):
+                e = closed.get((f"{t.name}/{a}", region))
+                if e is not None:   # last found not active: marked as it was
+                    out.marked.append(TargetResult(f"{t.name}/{a}", region, a, now, finished_at=now, errors=[
+                        CollectError("organization", e["api"], e["code"], e["message"])]))
+            ids = sorted({a for a, r in seen if (f"{t.name}/{a}", r) not in closed})
             out.targets += [replace(t, name=f"{t.name}/{a}", role_arn=f"arn:aws:iam::{a}:role/{t.role_name}",
                                     organization=False, account_id=a) for a in ids]
             why = record.errors[0] if record and record.errors else None
@@ -290,6 +302,8 @@ def discover_with_credentials(settings: Settings) -> Callable[[Target], Listing]
         mon = base
         if t.monitoring_role_arn:
             mon = assume(client(base, "sts", region), t.monitoring_role_arn, region)
-        return discover(t, client(base, "organizations", region), caller,
-                        (lambda r: client(mon, "oam", r)) if t.monitoring_account else None)
+        listing = discover(t, client(base, "organizations", region), caller,
+                           (lambda r: client(mon, "oam", r)) if t.monitoring_account else None)
+        listing.calls = dict(counter.calls)
+        return listing
     return run

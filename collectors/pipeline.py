@@ -505,7 +505,8 @@ def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory 
     """
     now = clock()
     report = CycleReport(store.begin_cycle(now), started_at=now)
-    org = organization.plan(settings, store.health(), now, discover, key=str(store.path))
+    org = organization.plan(settings, store.health(), now, discover, key=str(store.path),
+                            marked=store.latest_errors() if any(t.organization for t in settings.targets) else ())
     report.notes = org.lines
     pairs = [(t, region) for t in org.targets for region in t.regions]
     budget = float(settings.collection.deadline_seconds)

@@ -70,31 +70,20 @@ def assume(sts: Any, role_arn: str, region: str, external_id: str | None = None)
                        aws_session_token=creds["SessionToken"], region_name=region)
 
 
-class LinkedCloudWatch:
-    """A monitoring account's CloudWatch client that reads one linked (source) account's metrics:
-    ListMetrics with IncludeLinkedAccounts and OwningAccount, GetMetricData with AccountId on every query.
-    Everything else is the wrapped client's."""
+def read_linked(cloudwatch: Any, account: str) -> Any:
+    """Make a monitoring account's CloudWatch client read one linked (source) account's metrics: every
+    ListMetrics gets IncludeLinkedAccounts and OwningAccount, every GetMetricData query AccountId, whether
+    called directly or through a paginator (botocore's provide-client-params hook sees both). Returns it."""
+    def list_metrics(params: dict[str, Any], **_: Any) -> None:
+        params.update(IncludeLinkedAccounts=True, OwningAccount=account)
 
-    def __init__(self, client: Any, account: str):
-        self._client, self.account = client, account
+    def get_metric_data(params: dict[str, Any], **_: Any) -> None:
+        params["MetricDataQueries"] = [{**q, "AccountId": account} for q in params.get("MetricDataQueries", [])]
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-    def get_metric_data(self, **kw: Any) -> Any:
-        kw["MetricDataQueries"] = [{**q, "AccountId": self.account} for q in kw["MetricDataQueries"]]
-        return self._client.get_metric_data(**kw)
-
-    def get_paginator(self, op: str) -> Any:
-        pager = self._client.get_paginator(op)
-        if op != "list_metrics":
-            return pager
-        account = self.account
-
-        class _Linked:
-            def paginate(self, **kw: Any) -> Any:
-                return pager.paginate(IncludeLinkedAccounts=True, OwningAccount=account, **kw)
-        return _Linked()
+    events = cloudwatch.meta.events
+    events.register("provide-client-params.cloudwatch.ListMetrics", list_metrics)
+    events.register("provide-client-params.cloudwatch.GetMetricData", get_metric_data)
+    return cloudwatch
 
 
 class TargetSession:
@@ -130,7 +119,7 @@ class TargetSession:
         c = make("cloudwatch", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
         c.meta.events.register("before-call", self.counter)
         assert self.target.account_id is not None   # linked_regions is set on discovered targets only
-        return LinkedCloudWatch(c, self.target.account_id)
+        return read_linked(c, self.target.account_id)
 
     def client(self, service: str) -> Any:
         """A client for `service` in this region (the session and role are set up on first call)."""
