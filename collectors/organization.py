@@ -242,10 +242,10 @@ def plan(settings: Settings, known: Iterable[dict[str, Any]], now: float,
             fresh = False
         if last is None:   # never listed in this process and the listing failed: the store's accounts
             for a, region in sorted(seen):
-                e = closed.get((f"{t.name}/{a}", region))
-                if e is not None:   # last found not active: marked as it was
+                was = closed.get((f"{t.name}/{a}", region))
+                if was is not None:   # last found not active: marked as it was
                     out.marked.append(TargetResult(f"{t.name}/{a}", region, a, now, finished_at=now, errors=[
-                        CollectError("organization", e["api"], e["code"], e["message"])]))
+                        CollectError("organization", was["api"], was["code"], was["message"])]))
             ids = sorted({a for a, r in seen if (f"{t.name}/{a}", r) not in closed})
             out.targets += [replace(t, name=f"{t.name}/{a}", role_arn=f"arn:aws:iam::{a}:role/{t.role_name}",
                                     organization=False, account_id=a) for a in ids]
