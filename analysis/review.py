@@ -12,7 +12,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from collectors.config import Threshold
+from collectors.config import DISCOVERY_REGION, Threshold
+from collectors.model import ORG_NOT_COLLECTED
 from collectors.store import Store
 
 UNRESERVED_FLOOR = 100  # Lambda keeps at least this much concurrency unreserved
@@ -289,8 +290,8 @@ def review(store: Store, start: int, end: int, thresholds: dict[str, Threshold],
     accounts = {(a["target"], a["region"]): a for a in store.accounts()}
     keys = sorted(set(expected) | health.keys() | accounts.keys())
     fn_age = max_age_s if function_max_age_s is None else function_max_age_s
-    targets = [_target(store, key, health.get(key), accounts.get(key), start, end, now, thresholds, group_kind,
-                       max_age_s, fn_age) for key in keys]
+    targets = [t for key in keys if (t := _target(store, key, health.get(key), accounts.get(key), start, end, now,
+                                                  thresholds, group_kind, max_age_s, fn_age)) is not None]
     findings = sorted((f for t in targets for f in t.findings),
                       key=lambda f: (-SEVERITY[f.severity], f.account or "", f.region, f.kind, f.subject))
     errors = [e for t in targets for e in (t.health.errors if t.health else [])]
@@ -318,12 +319,21 @@ def _why(errors: list[dict[str, Any]]) -> str:
 
 def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: dict[str, Any] | None,
             start: int, end: int, now: float, th: dict[str, Threshold], group_kind: str,
-            max_age_s: float, fn_age_s: float) -> TargetReview:
+            max_age_s: float, fn_age_s: float) -> TargetReview | None:
     target, region = key
     account = (acc or {}).get("account") or (h or {}).get("account")
     health = _health(store, h, account, region, now, max_age_s)
-    if account is None:   # never reached AWS: nothing is known but why
+    kind = "not_collected"
+    if region == DISCOVERY_REGION:   # an organization's discovery: listed only while it is not known to work
+        if h is not None and not health.errors:
+            return None
+        kind = "discovery"
+        msg = (f"{target}: account discovery failed: {_why(health.errors)}; the accounts known before are still "
+               "collected, new ones are not seen" if h is not None else
+               f"{target}: the organization's accounts were never discovered: {_why(health.errors)}")
+    elif account is None:   # never reached AWS: nothing is known but why
         msg = f"{target} {region}: never collected: {_why(health.errors)}"
+    if account is None or region == DISCOVERY_REGION:
         return TargetReview(
             target=target, account=None, region=region, updated_at=None, coverage_ratio=0.0,
             concurrency_limit=None, quota_concurrency=None, unreserved_limit=None, peak_concurrency=None,
@@ -332,7 +342,10 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
             code_storage_limit_bytes=None, function_count=None, invocations=None, throttles=None,
             async_events_dropped=None, dead_letter_errors=None, destination_delivery_failures=None,
             provisioned_spillover=None, dlq_messages=None, status="unknown", health=health,
-            findings=[Finding("unknown", "not_collected", None, region, "account", None, None, msg)])
+            findings=[Finding("unknown", kind, None, region, "account", None, None, msg)])
+    # a discovered account the organization says is closed, gone or filtered out: its history is reviewed,
+    # but it is not collected any more, so it is never ok
+    closed = [e for e in health.errors if e["source"] == "organization" and e["code"] in ORG_NOT_COLLECTED]
     acc = acc or {"account": account, "region": region, "target": target, "updated_at": None,
                   "concurrency_limit": None, "unreserved_limit": None, "code_storage_limit": None,
                   "code_storage_used": None, "function_count": None, "quota_concurrency": None}
@@ -504,7 +517,9 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
     def unknown(kind: str, text: str, value: float | None = None) -> None:
         findings.append(Finding("unknown", kind, account, region, "account", value, None, f"{target} {region}: {text}"))
 
-    if health.stale:
+    if closed:
+        unknown("not_collected", f"not collected: {closed[0]['message']}")
+    elif health.stale:
         since = "no data yet" if health.data_end is None else f"no data for {age_text(now - health.data_end)}"
         unknown("stale", f"stale: {since} (max age {age_text(max_age_s)}): {_why(health.errors)}",
                 None if health.data_end is None else now - health.data_end)

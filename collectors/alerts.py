@@ -179,7 +179,8 @@ def wants(dest: Alert, it: Item) -> bool:
     silence would read as all clear."""
     if RANK[it.severity] < RANK[dest.min_severity]:
         return False
-    if dest.targets and it.target not in dest.targets:
+    # an organization target's name stands for its accounts (NAME/ACCOUNT_ID) and its discovery too
+    if dest.targets and not any(it.target == x or it.target.startswith(f"{x}/") for x in dest.targets):
         return False
     if dest.groups and it.severity != "unknown" and not (it.groups & set(dest.groups)):
         return False
@@ -405,7 +406,7 @@ def evaluate(settings: Settings, store: Store, now: float) -> rv.Review:
     """The review alerts are taken from: the last `[alerting] window`, every configured target."""
     start, end = rv.window(now, settings.alerting.window_seconds)
     return rv.review(store, start, end, settings.thresholds, "prefix", now=now,
-                     expected=[(t.name, r) for t in settings.targets for r in t.regions],
+                     expected=settings.expected(),
                      max_age_s=settings.collection.max_age_seconds,
                      function_max_age_s=settings.collection.function_max_age_seconds)
 

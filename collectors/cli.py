@@ -7,6 +7,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 from . import alerts, config, iam
@@ -53,6 +54,11 @@ def _share(v: float | None, limit: float | None) -> str:
 
 
 def _target_line(r: Any) -> str:
+    if r.region == config.DISCOVERY_REGION:
+        return f"{r.target}: organization discovery " + (
+            f"failed: {r.errors[0].api}: {r.errors[0].code}" if r.errors else "ok")
+    if r.errors and all(e.source == "organization" for e in r.errors):
+        return f"{r.target} {r.region}: not collected ({r.errors[0].code})"
     if r.account is None and r.deadline_hit:
         return f"{r.target} {r.region}: abandoned at the cycle's deadline (a call hung or AWS is slow)"
     if r.account is None:
@@ -126,12 +132,16 @@ def after_cycle(settings: config.Settings, store: Store, report: CycleReport, ex
 
 
 def _assign(settings: config.Settings, args: argparse.Namespace, keeper: lease.Leases | None
-            ) -> tuple[list[tuple[str, str]] | None, str]:
+            ) -> tuple[list[tuple[str, str]] | Callable[[str, str], bool] | None, str]:
     """This cycle's (target, region)s (None: every one) and a line saying why."""
     pairs = [(t.name, r) for t in settings.targets for r in t.regions]
     if args.shard is not None:
         i, n = args.shard
         mine = lease.in_shard(pairs, i, n)
+        if any(t.organization for t in settings.targets):   # its accounts are known only once discovered
+            return (lambda name, region: lease.shard_of((name, region), n) == i), (
+                f"shard {i}/{n}: {len(mine)} of {len(pairs)} target region(s), and 1 in {n} of each "
+                "organization's accounts (by account)")
         return mine, f"shard {i}/{n}: {len(mine)} of {len(pairs)} target region(s)"
     if keeper is None:
         return None, ""
@@ -165,7 +175,8 @@ def cmd_collect(args: argparse.Namespace) -> int:
 def _collect_loop(settings: config.Settings, store: Store, args: argparse.Namespace,
                   keeper: lease.Leases | None) -> int:
     interval = args.every
-    pairs = sum(len(t.regions) for t in settings.targets)
+    pairs = sum(len(t.regions) for t in settings.targets if not t.organization)
+    orgs = sum(t.organization for t in settings.targets)
     exporter = None
     if args.metrics_port is not None:
         from . import exporter as exp   # prometheus_client only when asked for
@@ -183,7 +194,7 @@ def _collect_loop(settings: config.Settings, store: Store, args: argparse.Namesp
             only, why = _assign(settings, args, keeper if args.shard is None else None)
             if why:
                 print(why, flush=True)
-            if only is not None and not only:
+            if only is not None and not callable(only) and not only:
                 if args.shard is not None:
                     print(f"shard {args.shard[0]}/{args.shard[1]} has no target region: fewer shards than "
                           f"{args.shard[1]} would give every host some", flush=True)
@@ -195,9 +206,12 @@ def _collect_loop(settings: config.Settings, store: Store, args: argparse.Namesp
                     return 0
                 time.sleep(max(0.0, interval - (time.time() - t0)))
                 continue
-            print(f"collecting {pairs if only is None else len(only)} target region(s) from {args.config} "
-                  f"into {store.label} ...", flush=True)
+            count = pairs if only is None or callable(only) else len(only)
+            print(f"collecting {count} target region(s)" + (f" and {orgs} organization(s)' accounts" if orgs else "") +
+                  f" from {args.config} into {store.label} ...", flush=True)
             report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True), only=only)
+            for line in report.notes:
+                print(line, flush=True)
         except (StoreError, *DB_ERRORS, OSError) as e:  # type: ignore[misc]
             if not interval:
                 raise
@@ -227,7 +241,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     now = time.time()
     start, end = review.window(now, args.window)
     rv = review.review(store, start, end, settings.thresholds, args.group_by, now=now,
-                       expected=[(t.name, r) for t in settings.targets for r in t.regions],
+                       expected=settings.expected(),
                        max_age_s=settings.collection.max_age_seconds,
                        function_max_age_s=settings.collection.function_max_age_seconds)
     rv.cost = costs.cost(store, now, settings.collection)
@@ -314,14 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     k.add_argument("--window", type=parse_window, default=parse_window("24h"), help="e.g. 1h, 24h, 7d (default 24h)")
     k.add_argument("--format", choices=("table", "json"), default="table")
     k.add_argument("--group-by", default="prefix", help="prefix or tag:KEY (default prefix)")
-    sub.add_parser("iam-policy", help="print the read-only IAM policy the collector needs")
+    i = sub.add_parser("iam-policy", help="print the read-only IAM policy the collector needs")
+    i.add_argument("--config", help="fleet.toml: adds sts:AssumeRole on the roles it names (role_arn, role_name, "
+                                    "monitoring_role_arn)")
     a = sub.add_parser("alert-test", help="send a test message to every [[alerts]] destination; exit 3 if any failed")
     a.add_argument("--config", required=True, help="fleet.toml")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         if args.command == "iam-policy":
-            print(iam.policy_json())
+            print(iam.policy_json(config.load(args.config) if args.config else None))
             return 0
         if args.command == "collect":
             floor = int(os.environ.get("HEADROOM_TEST_MIN_EVERY", "60"))   # tests run cycles seconds apart

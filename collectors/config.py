@@ -45,6 +45,9 @@ def _key(default: Any, lo: float, hi: float | None = None, why: str = "") -> Any
     return field(default=default, metadata={"rule": _Rule(lo, hi, why)})
 
 
+DISCOVERY_REGION = "organizations"   # the (target, region) key an organization's discovery is recorded under
+
+
 @dataclass(frozen=True)
 class Target:
     name: str
@@ -53,6 +56,27 @@ class Target:
     role_arn: str | None = None
     external_id: str | None = None
     endpoint_url: str | None = None
+    # organization = true: this table stands for the AWS Organization's ACTIVE accounts, discovered each
+    # rediscover_minutes with the table's own credentials (profile / the standard chain), each read by
+    # assuming arn:aws:iam::<account>:role/<role_name> (collectors/organization.py)
+    organization: bool = False
+    role_name: str | None = None
+    include_ous: tuple[str, ...] = ()        # only accounts in these OUs (or below them); () = every OU
+    exclude_ous: tuple[str, ...] = ()        # never accounts in these OUs (or below them)
+    include_tags: tuple[tuple[str, tuple[str, ...]], ...] = ()   # only accounts with every key = one of the values
+    exclude_tags: tuple[tuple[str, tuple[str, ...]], ...] = ()   # never accounts with any key = one of the values
+    rediscover_minutes: int = 15             # 0: every cycle
+    # CloudWatch cross-account observability: linked accounts' metrics are read from the monitoring
+    # account (the table's own credentials, or monitoring_role_arn assumed)
+    monitoring_account: bool = False
+    monitoring_role_arn: str | None = None
+    # set by discovery on the targets it makes, never read from fleet.toml
+    account_id: str | None = None            # the account this target is known to be (discovered)
+    linked_regions: tuple[str, ...] = ()     # regions whose metrics are read through the monitoring account
+
+    @property
+    def discovered(self) -> bool:
+        return self.account_id is not None
 
 
 @dataclass(frozen=True)
@@ -209,9 +233,19 @@ class Settings:
         """Where the store is, for messages (a URL without its password)."""
         return _no_password(self.store_url) if self.store_url else str(self.store_path)
 
+    def expected(self) -> list[tuple[str, str]]:
+        """The (target, region)s a review must list even before they are collected: each plain target's
+        regions, and each organization's discovery record (its accounts are listed once discovered)."""
+        return [(t.name, r) for t in self.targets
+                for r in ((DISCOVERY_REGION,) if t.organization else t.regions)]
+
 
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
 _ROLE = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
+_ROLE_NAME = re.compile(r"^[\w+=,.@-]+(/[\w+=,.@-]+)*$")
+_OU = re.compile(r"^(ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}|r-[0-9a-z]{4,32})$")
+ORG_KEYS = ("role_name", "include_ous", "exclude_ous", "include_tags", "exclude_tags", "rediscover_minutes",
+            "monitoring_account", "monitoring_role_arn")
 _SHOW = reprlib.Repr()
 _SHOW.maxstring = _SHOW.maxother = 60
 _SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict = 2, 4, 4
@@ -489,7 +523,17 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
         tr = _Reader(file, t, f"targets[{i}]", {
             "name": "a unique non-empty string", "regions": "a non-empty list of region names like \"us-east-1\"",
             "profile": "an AWS profile name", "role_arn": "an IAM role ARN like arn:aws:iam::123456789012:role/NAME",
-            "external_id": "a string (needs role_arn)", "endpoint_url": "an http(s) URL",
+            "external_id": "a string (needs role_arn, or organization = true)", "endpoint_url": "an http(s) URL",
+            "organization": "true or false (true: every ACTIVE account of the AWS Organization)",
+            "role_name": "the IAM role name to assume in each account, e.g. \"headroom-read\"",
+            "include_ous": "a list of OU or root ids like \"ou-ab12-cdef3456\" or \"r-ab12\"",
+            "exclude_ous": "a list of OU or root ids like \"ou-ab12-cdef3456\"",
+            "include_tags": "a table of account tags, e.g. { env = \"prod\" } or { env = [\"prod\", \"staging\"] }",
+            "exclude_tags": "a table of account tags, e.g. { headroom = \"off\" }",
+            "rediscover_minutes": "an integer from 0 to 1440 (0: every cycle)",
+            "monitoring_account": "true or false (true: read linked accounts' metrics through the CloudWatch "
+                                  "monitoring account)",
+            "monitoring_role_arn": "an IAM role ARN in the monitoring account (needs monitoring_account = true)",
         })
         name = tr.get("name", str, required=True)
         if not name or name in names:
@@ -501,16 +545,30 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
         for reg in regions:
             if not _REGION.match(reg):
                 tr.fail("regions", f"{reg!r} is not a region name like \"us-east-1\"")
+        org = tr.get("organization", bool, False)
         role = tr.get("role_arn", str)
         if role is not None and not _ROLE.match(role):
             tr.fail("role_arn", f"must be {tr.allowed['role_arn']}, got {role!r}")
         ext = tr.get("external_id", str)
-        if ext is not None and role is None:
-            tr.fail("external_id", "needs role_arn in the same target")
+        if ext is not None and role is None and not org:
+            tr.fail("external_id", "needs role_arn in the same target (or organization = true, where it goes with "
+                                   "role_name)")
         url = tr.get("endpoint_url", str)
         if url is not None and not re.match(r"^https?://[^\s/]+", url):
             tr.fail("endpoint_url", f"must be an http(s) URL, got {url!r}")
-        targets.append(Target(name, tuple(dict.fromkeys(regions)), tr.get("profile", str), role, ext, url))
+        extra = _organization(tr, org, role) if org else {}
+        if not org:
+            stray = [k for k in ORG_KEYS if k in tr.table]
+            if stray:
+                tr.fail(stray[0], "applies only to an organization target: add organization = true (with role_name) "
+                                  "or remove it")
+        targets.append(Target(name, tuple(dict.fromkeys(regions)), tr.get("profile", str), role, ext, url, **extra))
+    orgs = [tg.name for tg in targets if tg.organization]
+    for i, tg in enumerate(targets):
+        head = tg.name.split("/", 1)[0]
+        if not tg.organization and "/" in tg.name and head in orgs:
+            top.fail(f"targets[{i}].name", f"{tg.name!r} looks like an account of organization target {head!r} "
+                                            f"(its accounts are named {head}/ACCOUNT_ID); choose another name")
 
     alerts, alerting = _alerts(file, top, names)
     return Settings(Path(file) if file != "<config>" else None, store_path, tuple(targets), grouping,
@@ -521,6 +579,54 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
 def _no_password(url: str) -> str:
     """A URL fit for an error message: any password replaced."""
     return re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", url)
+
+
+def _organization(tr: _Reader, org: bool, role: str | None) -> dict[str, Any]:
+    """The organization keys of a [[targets]] table with organization = true, cross-checked."""
+    if role is not None:
+        tr.fail("role_arn", "cannot be combined with organization = true: each account's role is "
+                            "arn:aws:iam::ACCOUNT:role/<role_name>; set role_name instead and remove role_arn "
+                            "(the organization is read with the target's profile or the standard credentials)")
+    role_name = tr.get("role_name", str)
+    if role_name is None:
+        tr.fail("role_name", "is required with organization = true: the IAM role to assume in each account, e.g. "
+                             "role_name = \"headroom-read\" (python -m collectors iam-policy prints its policy)")
+    if not _ROLE_NAME.match(role_name) or len(role_name) > 64:
+        tr.fail("role_name", f"must be an IAM role name like \"headroom-read\" (not an ARN), got {role_name!r}")
+    ous = {}
+    for k in ("include_ous", "exclude_ous"):
+        ous[k] = tr.strings(k)
+        for ou in ous[k]:
+            if not _OU.match(ou):
+                tr.fail(k, f"{ou!r} is not an OU id like \"ou-ab12-cdef3456\" or a root id like \"r-ab12\" "
+                           "(aws organizations list-organizational-units-for-parent shows them)")
+    both = set(ous["include_ous"]) & set(ous["exclude_ous"])
+    if both:
+        tr.fail("exclude_ous", f"{sorted(both)[0]!r} is in both include_ous and exclude_ous; keep it in one")
+    tags = {k: _tag_filter(tr, k) for k in ("include_tags", "exclude_tags")}
+    rediscover = tr.number("rediscover_minutes", _Rule(0, 1440), True) if "rediscover_minutes" in tr.table else 15
+    monitoring = tr.get("monitoring_account", bool, False)
+    mon_role = tr.get("monitoring_role_arn", str)
+    if mon_role is not None:
+        if not _ROLE.match(mon_role):
+            tr.fail("monitoring_role_arn", f"must be an IAM role ARN like arn:aws:iam::123456789012:role/NAME, "
+                                           f"got {mon_role!r}")
+        if not monitoring:
+            tr.fail("monitoring_role_arn", "needs monitoring_account = true in the same target")
+    return {"organization": True, "role_name": role_name, **ous, **tags, "rediscover_minutes": int(rediscover),
+            "monitoring_account": monitoring, "monitoring_role_arn": mon_role}
+
+
+def _tag_filter(tr: _Reader, k: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """{ key = "value" } or { key = ["v1", "v2"] } -> ((key, (values...)), ...), sorted by key."""
+    table = tr.get(k, dict, {})
+    out = []
+    for key, v in table.items():
+        values = [v] if isinstance(v, str) else v
+        if not key or not isinstance(values, list) or not values or not all(isinstance(x, str) for x in values):
+            tr.fail(k, f"must be {tr.allowed[k]}; {key!r} has {_show(v)}")
+        out.append((key, tuple(dict.fromkeys(values))))
+    return tuple(sorted(out))
 
 
 def _window(r: _Reader, k: str, default: int) -> int:
@@ -639,6 +745,17 @@ def _toml_value(v: Any) -> str:
     return repr(v)  # int or finite float: Python's repr is valid TOML for both
 
 
+_DISCOVERED = ("account_id", "linked_regions")   # set by discovery, never written to fleet.toml
+
+
+def _target_value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, tuple) and v and isinstance(v[0], tuple):   # a tag filter
+        return "{ " + ", ".join(f"{_toml_str(k)} = {_toml_value(vals)}" for k, vals in v) + " }"
+    return _toml_value(v)
+
+
 def dump(s: Settings) -> str:
     """Settings -> fleet.toml text that load() reads back equal (the store path written as resolved)."""
     out = ["[store]", f"url = {_toml_str(s.store_url)}" if s.store_url else f"path = {_toml_str(str(s.store_path))}",
@@ -654,8 +771,8 @@ def dump(s: Settings) -> str:
     out += ["", "[thresholds]"] + [f"{k} = {{ warn = {t.warn!r}, critical = {t.critical!r} }}"
                                    for k, t in s.thresholds.items()]
     for t in s.targets:
-        out += ["", "[[targets]]"] + [f"{f.name} = {_toml_value(getattr(t, f.name))}" for f in fields(t)
-                                      if getattr(t, f.name) is not None]
+        out += ["", "[[targets]]"] + [f"{f.name} = {_target_value(getattr(t, f.name))}" for f in fields(t)
+                                      if getattr(t, f.name) != f.default and f.name not in _DISCOVERED]
     al = s.alerting
     out += ["", "[alerting]", f"window = {_toml_str(format_duration(al.window_seconds))}",
             f"repeat_hours = {al.repeat_hours!r}", f"max_per_cycle = {al.max_per_cycle}"]

@@ -107,7 +107,7 @@ class Exporter(Collector):
         s = self.settings
         start, end = rv.window(now, s.prometheus.window_seconds)
         return rv.review(store, start, end, s.thresholds, "prefix", now=now,
-                         expected=[(t.name, r) for t in s.targets for r in t.regions],
+                         expected=s.expected(),
                          max_age_s=s.collection.max_age_seconds,
                          function_max_age_s=s.collection.function_max_age_seconds)
 

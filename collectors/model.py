@@ -59,6 +59,13 @@ class QueueDepth:
     error: str | None = None   # why it is not measurable / not read
 
 
+# Error codes (source "organization") of a discovered account that is not collected: suspended, closed,
+# not activated, gone from the organization or left out by the filters (collectors/organization.py).
+# The review shows such a target as not collected with this reason, never as ok.
+ORG_NOT_COLLECTED = frozenset({"AccountSuspended", "AccountPendingClosure", "AccountClosed", "AccountPendingActivation",
+                               "AccountNotActive", "AccountLeftOrganization", "AccountExcluded"})
+
+
 @dataclass
 class CollectError:
     source: str     # inventory, tags, details, account, quotas, metrics, sqs, session

@@ -12,7 +12,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import discovery, inventory, metrics
+from . import discovery, inventory, metrics, organization
 from .config import Collection, Settings, Target
 from .errors import AWS_ERRORS, summarise, to_error
 from .grouping import groups_for
@@ -33,6 +33,7 @@ class CycleReport:
     started_at: float = 0.0
     finished_at: float = 0.0
     abandoned: list[tuple[str, str]] = field(default_factory=list)   # (target, region) cut off by the deadline
+    notes: list[str] = field(default_factory=list)   # one line per organization target: what discovery found
 
     @property
     def errors(self) -> list[tuple[TargetResult, CollectError]]:
@@ -489,22 +490,41 @@ def _finish(r: TargetResult, sess: Any) -> TargetResult:
 GRACE_S = 5.0   # after the deadline, how long calls already in flight may take before they are abandoned
 
 
+def _wanted(only: Iterable[tuple[str, str]] | Callable[[str, str], bool] | None) -> Callable[[str, str], bool]:
+    """run_cycle's `only` as a test of (target name, region)."""
+    if only is None:
+        return lambda name, region: True
+    if callable(only):
+        return only
+    mine = set(only)
+    return lambda name, region: (name, region) in mine or ("/" in name and (name.split("/", 1)[0], region) in mine)
+
+
 def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory = TargetSession,
               clock: Callable[[], float] = time.time, executor: Executor | None = None,
               on_result: Callable[[TargetResult], None] | None = None, defer_history: bool = False,
-              only: Iterable[tuple[str, str]] | None = None) -> CycleReport:
+              only: Iterable[tuple[str, str]] | Callable[[str, str], bool] | None = None,
+              discover: Callable[[Target], organization.Listing] | None = None) -> CycleReport:
     """Collect every (target, region) in parallel; each is written in its own transaction as it ends.
 
     The cycle has a deadline (collection.deadline_seconds of real time): no call starts after it,
     and a target still busy GRACE_S later (a hung call) is abandoned and recorded as timed out while
     every other target's data is stored. `clock` is the data's clock (which minutes to read).
     defer_history: a target's first cycle reads only its recent minutes (see metric_windows).
-    only: the (target name, region)s to collect (this collector's shard or leases); None: every one.
+    only: the (target name, region)s to collect (this collector's leases): an organization's accounts
+    go with the organization target's own (name, region); or a test of (target name, region) applied
+    to every target after organizations are expanded (--shard: an organization's accounts are
+    split between the shards too). None: every one.
+    Organization targets are expanded into their accounts first (collectors/organization.py; `discover`
+    replaces the listing in tests); accounts not collected and each discovery are recorded too.
     """
     now = clock()
     report = CycleReport(store.begin_cycle(now), started_at=now)
-    mine = None if only is None else set(only)
-    pairs = [(t, region) for t in settings.targets for region in t.regions if mine is None or (t.name, region) in mine]
+    org = organization.plan(settings, store.health(), now, discover, key=store.label,
+                            marked=store.latest_errors() if any(t.organization for t in settings.targets) else ())
+    report.notes = org.lines
+    wanted = _wanted(only)
+    pairs = [(t, region) for t in org.targets for region in t.regions if wanted(t.name, region)]
     budget = float(settings.collection.deadline_seconds)
     deadline = time.monotonic() + budget
 
@@ -516,6 +536,8 @@ def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory 
             log.exception("collecting %s/%s failed", t.name, region)
             r = TargetResult(t.name, region, None, now,
                              errors=[CollectError("headroom", "internal", type(e).__name__, str(e))])
+        if r.account is None and t.account_id is not None:
+            r.account = t.account_id   # a discovered account is known even when its role cannot be assumed
         r.finished_at = clock()
         return r
 
@@ -525,6 +547,8 @@ def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory 
         if on_result:
             on_result(r)
 
+    for r in org.records + org.marked:
+        keep(r)
     own = executor is None
     executor = executor or ThreadPoolExecutor(max_workers=settings.collection.max_workers)
     futures = {executor.submit(job, t, region): (t, region) for t, region in pairs}

@@ -60,6 +60,32 @@ def botocore_config(c: Collection) -> Config:
                   read_timeout=60, max_pool_connections=16, user_agent_extra=USER_AGENT)
 
 
+def assume(sts: Any, role_arn: str, region: str, external_id: str | None = None) -> boto3.Session:
+    """A session with the credentials of role_arn, assumed through the sts client given."""
+    kwargs = {"RoleArn": role_arn, "RoleSessionName": "headroom"}
+    if external_id:
+        kwargs["ExternalId"] = external_id
+    creds = sts.assume_role(**kwargs)["Credentials"]
+    return new_session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                       aws_session_token=creds["SessionToken"], region_name=region)
+
+
+def read_linked(cloudwatch: Any, account: str) -> Any:
+    """Make a monitoring account's CloudWatch client read one linked (source) account's metrics: every
+    ListMetrics gets IncludeLinkedAccounts and OwningAccount, every GetMetricData query AccountId, whether
+    called directly or through a paginator (botocore's provide-client-params hook sees both). Returns it."""
+    def list_metrics(params: dict[str, Any], **_: Any) -> None:
+        params.update(IncludeLinkedAccounts=True, OwningAccount=account)
+
+    def get_metric_data(params: dict[str, Any], **_: Any) -> None:
+        params["MetricDataQueries"] = [{**q, "AccountId": account} for q in params.get("MetricDataQueries", [])]
+
+    events = cloudwatch.meta.events
+    events.register("provide-client-params.cloudwatch.ListMetrics", list_metrics)
+    events.register("provide-client-params.cloudwatch.GetMetricData", get_metric_data)
+    return cloudwatch
+
+
 class TargetSession:
     """Clients for one (target, region), all sharing one botocore Config and call counter."""
 
@@ -76,17 +102,29 @@ class TargetSession:
         base = self._base or new_session(profile_name=self.target.profile, region_name=self.region)
         if not self.target.role_arn:
             return base
-        sts = base.client("sts", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
+        return assume(self._sts(base), self.target.role_arn, self.region, self.target.external_id)
+
+    def _sts(self, session: boto3.Session) -> Any:
+        sts = session.client("sts", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
         sts.meta.events.register("before-call", self.counter)
-        kwargs = {"RoleArn": self.target.role_arn, "RoleSessionName": "headroom"}
-        if self.target.external_id:
-            kwargs["ExternalId"] = self.target.external_id
-        creds = sts.assume_role(**kwargs)["Credentials"]
-        return new_session(aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                           aws_session_token=creds["SessionToken"], region_name=self.region)
+        return sts
+
+    def _monitoring(self) -> Any:
+        """The monitoring account's CloudWatch, reading this target's account (a discovered account whose
+        metrics are linked to the monitoring account in this region)."""
+        base = self._base or new_session(profile_name=self.target.profile, region_name=self.region)
+        if self.target.monitoring_role_arn:
+            base = assume(self._sts(base), self.target.monitoring_role_arn, self.region)
+        make: Any = base.client
+        c = make("cloudwatch", region_name=self.region, endpoint_url=self.target.endpoint_url, config=self.config)
+        c.meta.events.register("before-call", self.counter)
+        assert self.target.account_id is not None   # linked_regions is set on discovered targets only
+        return read_linked(c, self.target.account_id)
 
     def client(self, service: str) -> Any:
         """A client for `service` in this region (the session and role are set up on first call)."""
+        if service == "cloudwatch" and self.region in self.target.linked_regions and service not in self._clients:
+            self._clients[service] = self._monitoring()
         if service not in self._clients:
             if self._session is None:
                 self._session = self._make_session()

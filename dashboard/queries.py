@@ -87,7 +87,7 @@ def _review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
     """The same review `python -m collectors check` prints for [start, end)."""
     st_ = settings(cfg)
     return rv.review(s, start, end, st_.thresholds, "prefix",
-                     expected=[(t.name, r) for t in st_.targets for r in t.regions],
+                     expected=st_.expected(),
                      max_age_s=st_.collection.max_age_seconds,
                      function_max_age_s=st_.collection.function_max_age_seconds)
 

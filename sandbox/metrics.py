@@ -238,11 +238,22 @@ class MetricStore:
         # (account, region) -> (namespace, metric, dims) -> Series
         self._series: dict[tuple[str, str], dict[SeriesKey, Series]] = {}
         self._pages: OrderedDict[str, dict[str, Any]] = OrderedDict()
-        self._list_pages: OrderedDict[str, list[SeriesKey]] = OrderedDict()
+        # token -> (IncludeLinkedAccounts, the rest of the listing as (owning account, series key))
+        self._list_pages: OrderedDict[str, tuple[bool, list[tuple[str, SeriesKey]]]] = OrderedDict()
         # (account, region) -> its series keys, sorted (None: rebuild on the next ListMetrics)
         self._sorted: dict[tuple[str, str], list[SeriesKey] | None] = {}
         self.clock: Callable[[], float] = time.time
         self.listing_delay = 0
+        # CloudWatch cross-account observability: (monitoring account, region) -> source accounts whose
+        # metrics it sees (sandbox.org.Observability links them)
+        self.links: dict[tuple[str, str], set[str]] = {}
+
+    def _readable(self, info: RequestInfo, account: str, region: str, n: int) -> str:
+        """The account a query may read: the caller's own, or a source account linked to it."""
+        if account != info.account and account not in self.links.get((info.account, region), set()):
+            raise SandboxError("AccessDenied", f"MetricDataQueries.member.{n}.AccountId {account} is not a "
+                                               f"source account linked to {info.account} in {region}", 403)
+        return account
 
     def set_clock(self, clock: Callable[[], float] | float | None) -> None:
         """What "now" is for ListMetrics' activity windows and PutMetricData's default Timestamp:
@@ -264,6 +275,7 @@ class MetricStore:
             self._sorted.clear()
             self.clock = time.time
             self.listing_delay = 0
+            self.links.clear()
 
     def series(self, account: str, region: str, namespace: str, metric: str,
                dims: DimKey, create: bool = False) -> Series | None:
@@ -438,7 +450,7 @@ class MetricStore:
                 if q.get("ReturnData") is False:
                     continue
                 metric = ms["Metric"]
-                series = self.series(q.get("AccountId") or info.account, region,
+                series = self.series(self._readable(info, q.get("AccountId") or info.account, region, n), region,
                                      metric.get("Namespace", ""), metric.get("MetricName", ""),
                                      dim_key(metric.get("Dimensions")))
                 ts, vs = series.reduce(start, end, period, stat) if series else ([], [])
@@ -522,22 +534,32 @@ class MetricStore:
     def list_metrics(self, info: RequestInfo) -> Reply:
         body = info.json()
         token = body.get("NextToken")
-        keys: list[SeriesKey] | None
+        linked = bool(body.get("IncludeLinkedAccounts"))
+        keys: list[tuple[str, SeriesKey]] | None
         if token:
             with self._lock:
-                keys = self._list_pages.pop(token, None)
-            if keys is None:
+                page = self._list_pages.pop(token, None)
+            if page is None:
                 raise SandboxError("InvalidNextToken", "The service cannot process the token.")
+            linked, keys = page
         else:
-            keys = self._list_keys(info.account, info.region or "us-east-1",
-                                   body.get("Namespace"), body.get("MetricName"),
-                                   body.get("Dimensions"), body.get("RecentlyActive"))
-        out: dict[str, Any] = {"Metrics": [_metric_of(k) for k in keys[:LIST_PAGE]]}
+            region = info.region or "us-east-1"
+            accounts = [info.account]
+            if linked:   # a monitoring account: its own series and its linked source accounts'
+                accounts += sorted(self.links.get((info.account, region), set()) - {info.account})
+                if body.get("OwningAccount"):
+                    accounts = [a for a in accounts if a == body["OwningAccount"]]
+            keys = [(a, k) for a in accounts
+                    for k in self._list_keys(a, region, body.get("Namespace"), body.get("MetricName"),
+                                             body.get("Dimensions"), body.get("RecentlyActive"))]
+        out: dict[str, Any] = {"Metrics": [_metric_of(k) for _, k in keys[:LIST_PAGE]]}
+        if linked:   # 1:1 with Metrics
+            out["OwningAccounts"] = [a for a, _ in keys[:LIST_PAGE]]
         if len(keys) > LIST_PAGE:
             # The rest is a snapshot: writes between pages never shift or repeat an item.
             token = uuid.uuid4().hex
             with self._lock:
-                self._list_pages[token] = keys[LIST_PAGE:]
+                self._list_pages[token] = (linked, keys[LIST_PAGE:])
                 while len(self._list_pages) > 64:  # forget abandoned paginations
                     self._list_pages.popitem(last=False)
             out["NextToken"] = token

@@ -32,7 +32,7 @@ SIGNING_TO_SERVICE = {"monitoring": "cloudwatch", "tagging": "tagging"}
 
 QUERY_COMPATIBLE_JSON = {"cloudwatch", "sqs"}
 JSON_1_1 = {"tagging", "servicequotas"}
-REST_JSON = {"lambda"}
+REST_JSON = {"lambda", "oam"}
 QUERY_XML = {"sts", "iam"}
 
 _CREDENTIAL_RE = re.compile(r"Credential=([^/,\s]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")

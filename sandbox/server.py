@@ -23,6 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from .faults import CONNECTION_DOWN, Faults, fault_reply
 from .lambda_ext import LambdaExtensions, AccountLimits, patch_moto
 from .metrics import MetricStore
+from .org import Observability
 from .protocol import Reply, RequestInfo, SandboxError, error_reply, identify
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ class Sandbox:
         self.host = host
         self.port = port
         self.metrics = MetricStore()
+        self.observability = Observability(self.metrics.links)
         self.lambda_ext = LambdaExtensions()
         self.faults = Faults(seed=fault_seed)
         # (service, operation, region, account) per request seen, newest last.
@@ -58,6 +60,8 @@ class Sandbox:
             ("cloudwatch", "PutMetricData"): self.metrics.put_metric_data,
             ("cloudwatch", "GetMetricStatistics"): self.metrics.get_metric_statistics,
             ("cloudwatch", "ListMetrics"): self.metrics.list_metrics,
+            ("oam", "ListSinks"): self.observability.list_sinks,
+            ("oam", "ListAttachedLinks"): self.observability.list_attached_links,
             ("lambda", "GetAccountSettings"): self.lambda_ext.get_account_settings,
             ("lambda", "ListFunctions"): self.lambda_ext.list_functions,
             ("lambda", "PutFunctionConcurrency"): self.lambda_ext.put_function_concurrency,
