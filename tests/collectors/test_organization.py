@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 
 from analysis import review as rv
 from collectors import cli, config, iam, organization
+from collectors import leases as lease
 from collectors.config import ConfigError, DISCOVERY_REGION
 from collectors.pipeline import run_cycle
 from collectors.sessions import TargetSession
@@ -320,3 +321,21 @@ def test_a_linked_accounts_cloudwatch_asks_for_that_account_on_every_call_and_pa
         list(cw.get_paginator("list_metrics").paginate(Namespace="AWS/Lambda"))
         list(cw.get_paginator("get_metric_data").paginate(MetricDataQueries=[q], StartTime=0, EndTime=60))
         st.assert_no_pending_responses()
+
+
+def test_shards_split_an_organizations_accounts_between_them(sb, tmp_path, capsys):
+    """--shard i/n on an organization target: each discovered account is collected by exactly one shard."""
+    o = build_org(sb)
+    cfg = org_config(tmp_path, sb.endpoint_url, o)
+    collected = {}
+    for i in (1, 2, 3):
+        cli.main(["collect", "--config", str(cfg), "--shard", f"{i}/3"])
+        out = capsys.readouterr().out
+        assert f"shard {i}/3:" in out and "1 in 3 of each organization's accounts (by account)" in out
+        collected[i] = {line.split()[0] for line in out.splitlines()
+                        if line.startswith("org/") and " functions" in line}
+    wanted = {f"org/{o.accounts[n]}" for n in ("orders", "payments")}
+    assert set().union(*collected.values()) == wanted
+    assert sum(len(c) for c in collected.values()) == len(wanted)   # none collected twice
+    for i, names in collected.items():
+        assert all(lease.shard_of((n, "us-east-1"), 3) == i for n in names)
