@@ -1,4 +1,6 @@
 """Overview: every account and region at a glance: headroom, storage, failures, what needs attention."""
+from collections import Counter
+
 import pandas as pd
 import streamlit as st
 
@@ -6,6 +8,27 @@ from analysis.review import CHECK, CHECKS, SEVERITY, Finding, TargetReview, Verd
 from collectors.catalogue import BY_KEY
 from dashboard import charts, fmt, queries, state
 from dashboard.widgets import tile
+
+DETAIL_MAX = 8   # more account-regions than this: a table of all, tiles and charts for the worst only
+
+
+def fleet_table(targets: list[TargetReview]) -> None:
+    """Every selected account-region in one table, worst first: its status and the review's reason,
+    headroom and the failures, each figure as the review knows it (unknown where it does not)."""
+    counts = Counter(t.status for t in targets)
+    st.markdown(f"**{len(targets)} account-regions:** " + " · ".join(
+        f"{fmt.STATUS_ICON[s]} {counts[s]} {s}" for s in ("critical", "warn", "unknown", "ok") if counts[s]))
+    st.dataframe(pd.DataFrame([{
+        "Status": fmt.STATUS_TEXT[t.status],
+        "Account · region": fmt.target_label(t.target, t.account, t.region),
+        "Headroom": fmt.pct(t.concurrency_headroom_pct),
+        "Peak / limit": f"{fmt.n(t.peak_concurrency)} / {fmt.n(t.concurrency_limit)}",
+        "Throttles": fmt.n(t.throttles),
+        "Async dropped": fmt.n(t.async_events_dropped),
+        "DLQ messages": fmt.n(t.dlq_messages),
+        "Why": t.findings[0].message if t.status != "ok" and t.findings else "",
+    } for t in targets]), hide_index=True, width="stretch")
+
 
 sel = state.current()
 state.require_data(sel)
@@ -83,7 +106,18 @@ if sel.account == state.ALL:
     reviews += [("", t.region, t, {}) for t in queries.review(cfg, sel.start, sel.end).targets
                 if t.account is None and sel.region in (state.ALL, t.region)]
 # Worst first: at 3 a.m. the account in trouble is at the top.
-for a, r, t, gm in sorted(reviews, key=lambda x: -SEVERITY[x[2].status]):
+reviews.sort(key=lambda x: -SEVERITY[x[2].status])
+detail = reviews
+if len(reviews) > DETAIL_MAX:
+    # An organisation's hundreds of account-regions: one row each, and tiles and charts only for the
+    # worst that need attention (a page of 400 charts answers nothing at 3 a.m.).
+    fleet_table([t for _, _, t, _ in reviews])
+    detail = [x for x in reviews if x[2].status != "ok"][:DETAIL_MAX]
+    more = len(reviews) - len(detail)
+    st.caption(f"In detail below: {'the ' + str(len(detail)) if detail else 'none of'} the account-regions that "
+               f"need attention, worst first; the other {more} are the table's rows (pick an account in the sidebar "
+               "to see one in detail).")
+for a, r, t, gm in detail:
     v = t.verdict
     st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
     if t.account is None:
