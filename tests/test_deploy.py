@@ -159,8 +159,10 @@ def test_dashboard_on_host_loopback_and_the_remote_choice_left_to_the_user():
     assert config.load(FLEET).dashboard.allow_anonymous is False
     signin = compose(SIGNIN)["services"]["dashboard"]
     scmd = signin["command"]
-    assert scmd[scmd.index("--secrets.files") + 1] == "/run/secrets/streamlit_secrets"
-    assert [x for x in scmd if x not in ("--secrets.files", "/run/secrets/streamlit_secrets")] == cmd
+    # Streamlit ignores a secrets path that is not a directory and does not end in .toml.
+    assert scmd[scmd.index("--secrets.files") + 1] == "/run/secrets/streamlit_secrets.toml"
+    assert signin["secrets"] == [{"source": "streamlit_secrets", "target": "streamlit_secrets.toml"}]
+    assert [x for x in scmd if x not in ("--secrets.files", "/run/secrets/streamlit_secrets.toml")] == cmd
     assert compose(SIGNIN)["secrets"]["streamlit_secrets"]["file"] == "./deploy/secrets.toml"
 
 
