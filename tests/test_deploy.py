@@ -10,7 +10,6 @@ import re
 import shlex
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +91,7 @@ def test_image_installs_the_pinned_runtime_requirements_only():
     assert all("==" in r for r in reqs if r), reqs
     # The build context lets in the runtime code and nothing of tests, the venv, stores or secrets.
     ignore = (ROOT / ".dockerignore").read_text().splitlines()
-    assert ignore[[x for x in ignore if x and not x.startswith("#")] and ignore.index("*")] == "*"
+    assert [x for x in ignore if x and not x.startswith("#")][0] == "*"   # all out, then let in
     allowed = {x[1:] for x in ignore if x.startswith("!")}
     assert {"requirements.txt", "collectors/", "analysis/", "dashboard/", "deploy/healthcheck.py"} <= allowed
     assert not any(a.startswith(("tests", "bench", ".venv", ".env", "requirements-dev", ".ci")) for a in allowed)
@@ -203,14 +202,11 @@ def commands() -> list[list[str]]:
         assert (ROOT / module / "__main__.py").is_file(), module
         sub = [c[3]] if module == "collectors" else []
         helps.append([sys.executable, "-m", module, *sub, "--help"])
-    health = healthcheck.__file__
-    helps.append([sys.executable, health, "--help"])
     return helps
 
 
 def test_every_command_names_a_module_whose_help_works():
     cmds = {shlex.join(c): c for c in commands()}      # the same command once
-    started = time.monotonic()
     procs = {k: subprocess.Popen(c, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
              for k, c in cmds.items()}
     outs = {k: p.communicate(timeout=60)[0] for k, p in procs.items()}
@@ -220,10 +216,15 @@ def test_every_command_names_a_module_whose_help_works():
     assert "--every" in collect and "--metrics-port" in collect
     dash = next(o for k, o in outs.items() if "-m dashboard" in k)
     assert all(opt in dash for opt in ("--server.address", "--server.port", "--secrets.files"))
-    assert time.monotonic() - started < 60
 
 
 # -- the health check ---------------------------------------------------------------------------------
+def test_healthcheck_help(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        healthcheck.main(["--help"])
+    assert exit_.value.code == 0 and "--max-age" in capsys.readouterr().out
+
+
 METRICS = "# HELP x\nheadroom_cycles_total 3.0\nheadroom_last_cycle_timestamp_seconds 1.7e+09\n"
 
 
