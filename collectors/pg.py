@@ -206,7 +206,9 @@ def pool(url: str, readonly: bool) -> ConnectionPool[Any]:
     with _pools_lock:
         p = _pools.get((url, readonly))
         if p is None:
-            kwargs = {"autocommit": True, "connect_timeout": 10, "application_name": "headroom"}
+            # client_encoding: names and text come back as str even from a SQL_ASCII database
+            kwargs = {"autocommit": True, "connect_timeout": 10, "application_name": "headroom",
+                      "client_encoding": "UTF8"}
             # one direct connection first: a server that is down or refuses the user fails now, with
             # libpq's own reason, not after the pool's 30 s wait with "couldn't get a connection"
             psycopg.connect(url, **kwargs).close()  # type: ignore[arg-type]

@@ -111,7 +111,10 @@ def binding_refusal(address: str | None, env: Mapping[str, str] | None = None, *
             f"`streamlit run`. Streamlit reads the repository's `.streamlit/config.toml`, which binds to "
             f"127.0.0.1, only when it starts in the repository root.\n"
             f"- To serve beyond this machine without sign-in on purpose (behind an authenticating proxy), set "
-            f"`[dashboard] allow_anonymous = true` in fleet.toml (or start it with `{ALLOW_REMOTE_ENV}=1`).")
+            f"`[dashboard] allow_anonymous = true` in fleet.toml (or start it with `{ALLOW_REMOTE_ENV}=1`).\n"
+            f"- In a container (compose.yaml) it must listen on 0.0.0.0: publish its port on the host's "
+            f"127.0.0.1 only (compose.yaml does) and set `{ALLOW_REMOTE_ENV}=1` in `.env`, or configure sign-in "
+            f"(deploy/compose.signin.yaml).")
 
 
 # -- sign-in -------------------------------------------------------------------------------------

@@ -128,3 +128,26 @@ def test_replace_resets_the_columns_it_does_not_list_as_sqlite_does(url):
     s.conn.execute(insert.format(", ".join(cols), ",".join("?" * 12)), ("d", "k", "l", "t", "r", "kind", "s", "m", "x", 1.0, 1.0, 3))
     s.conn.execute(insert.format(", ".join(cols[:-1]), ",".join("?" * 11)), ("d", "k", "l", "t", "r", "kind", "s", "m2", "x", 1.0, 2.0))
     assert [tuple(r) for r in s.query("SELECT message, last_seen, failures FROM alert_state")] == [("m2", 2.0, 0)]
+
+
+def test_a_sql_ascii_database_works_as_a_utf8_one():
+    """A database created with SQL_ASCII (some old clusters' default) sends names back as bytes unless the
+    client asks for UTF8: the store must still write and read its figures."""
+    import uuid
+    from urllib.parse import urlsplit, urlunsplit
+
+    import psycopg
+    server = pgserver.require()
+    name = "headroom_test_ascii_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(server, autocommit=True) as c:
+        c.execute(f"CREATE DATABASE \"{name}\" ENCODING 'SQL_ASCII' TEMPLATE template0")
+    url = urlunsplit(urlsplit(server)._replace(path="/" + name))
+    try:
+        s = Store(url)
+        s.write_target(s.begin_cycle(T0), result([fn("café")], [Point("Throttles", "café", "", T0, 3)], [(T0, T0 + 60)]))
+        assert list(Store(url, readonly=True).functions(ACCOUNT, REGION)) == ["café"]
+        assert Store(url, readonly=True).totals_since(ACCOUNT, REGION, ["Throttles"], T0) == {("Throttles", "café"): 3}
+    finally:
+        pg.close_pools(url)
+        with psycopg.connect(server, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
