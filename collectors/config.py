@@ -16,6 +16,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, NoReturn
 
+from . import pg
+
 MAX_BYTES = 1 << 20  # a fleet.toml is a few KB; anything larger is the wrong file
 
 
@@ -231,7 +233,7 @@ class Settings:
     @property
     def store_label(self) -> str:
         """Where the store is, for messages (a URL without its password)."""
-        return _no_password(self.store_url) if self.store_url else str(self.store_path)
+        return pg.redact(self.store_url) if self.store_url else str(self.store_path)
 
     def expected(self) -> list[tuple[str, str]]:
         """The (target, region)s a review must list even before they are collected: each plain target's
@@ -446,7 +448,7 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
             store.fail("url", "set either path (SQLite) or url (PostgreSQL), not both")
         if not re.match(r"^postgres(ql)?://[^\s]*$", store_url):
             store.fail("url", f"must be a PostgreSQL URL like \"postgresql://headroom@db.internal/headroom\", got "
-                              f"{_no_password(store_url)!r}")
+                              f"{pg.redact(store_url)!r}")
     path_text = store.get("path", str, "headroom.db")
     if not path_text or "\0" in path_text:
         store.fail("path", f"must be a file path like \"headroom.db\", got {path_text!r}")
@@ -574,11 +576,6 @@ def parse(raw: dict[str, Any], file: str = "<config>", base: Path = Path(".")) -
     return Settings(Path(file) if file != "<config>" else None, store_path, tuple(targets), grouping,
                     thresholds, collection, retention, alerts=alerts, alerting=alerting,
                     prometheus=_prometheus(file, top), dashboard=_dashboard(file, top), store_url=store_url)
-
-
-def _no_password(url: str) -> str:
-    """A URL fit for an error message: any password replaced."""
-    return re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", url)
 
 
 def _organization(tr: _Reader, org: bool, role: str | None) -> dict[str, Any]:

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 from psycopg.adapt import Loader
@@ -35,13 +34,8 @@ def is_url(location: object) -> bool:
 
 
 def redact(url: str) -> str:
-    """The URL without its password, for messages and logs."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
-    return urlunsplit(parts._replace(netloc=netloc))
+    """The URL with any password replaced, for messages and logs (also a malformed one, in config errors)."""
+    return re.sub(r"(://[^/:@\s]*:)[^@/\s]*@", r"\1***@", url)
 
 
 class _Number(Loader):

@@ -22,6 +22,7 @@ from typing import Any, TypeAlias
 
 import psycopg
 
+from . import pg
 from .catalogue import BY_KEY
 from .config import Retention
 from .model import Covered, Point, TargetResult
@@ -455,7 +456,7 @@ class Store:
     def __init__(self, location: str | Path, readonly: bool = False):
         """`location`: a SQLite file path, or a PostgreSQL URL (postgresql://...) for a store that several
         collectors and dashboards share."""
-        self.url = location if isinstance(location, str) and location.startswith(("postgresql://", "postgres://")) else None
+        self.url = str(location) if pg.is_url(location) else None
         self.path = Path(location) if self.url is None else Path()
         self.readonly = readonly
         self._lock = threading.Lock()
@@ -471,15 +472,11 @@ class Store:
     @property
     def label(self) -> str:
         """Where the store is, for messages: the file, or the URL without its password."""
-        if self.url is None:
-            return str(self.path)
-        from . import pg
-        return pg.redact(self.url)
+        return str(self.path) if self.url is None else pg.redact(self.url)
 
     # -- connections -------------------------------------------------------------------------
     def _connect(self) -> Any:
         if self.url is not None:
-            from . import pg
             try:
                 return pg.connect(self.url, self.readonly)
             except Exception as e:   # psycopg's OperationalError, the pool's PoolTimeout
@@ -533,13 +530,11 @@ class Store:
 
     def _version(self, c: Any, create: bool = False) -> int:
         if self.url is not None:
-            from . import pg
             return pg.schema_version(c, create)
         return int(c.execute("PRAGMA user_version").fetchone()[0])
 
     def _set_version(self, c: Any, v: int) -> None:
         if self.url is not None:
-            from . import pg
             pg.set_schema_version(c, v)
         else:
             c.execute(f"PRAGMA user_version = {v}")
@@ -559,7 +554,6 @@ class Store:
             c.execute("BEGIN IMMEDIATE")
             try:
                 if self.url is not None:
-                    from . import pg
                     pg.lock_migrations(c)
                 v = self._check_version(c, create=True)
                 for i, script in enumerate(MIGRATIONS[v:], start=v + 1):
@@ -602,7 +596,6 @@ class Store:
             c.execute("BEGIN IMMEDIATE")
             try:
                 if self.url is not None and targets:
-                    from . import pg
                     pg.lock_targets(c, sorted(set(targets)))
                 yield c
                 c.execute("COMMIT")
@@ -976,7 +969,6 @@ class Store:
             return {}
         since = [int(x) for x in last[0].split(",")] if last is not None else [0, 0, 0]
         if self.url is not None:   # several collectors: one rolls up, the others go on
-            from . import pg
             if not pg.try_lock(self.conn, pg.ROLLUP_LOCK):
                 return {}
             try:
@@ -1058,7 +1050,6 @@ class Store:
     def dump(self) -> Iterator[str]:
         """Every stored row as text (a scan for what must never be stored, such as credentials)."""
         if self.url is not None:
-            from . import pg
             return iter(pg.dump(self.conn))
         return iter(self.conn.iterdump())
 
