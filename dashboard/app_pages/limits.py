@@ -31,10 +31,44 @@ def urgency(tinfo: dict) -> tuple:
     return (0, -SEVERITY[t.status], min(until, default=float("inf")), tinfo["target"], tinfo["region"])
 
 
+def soonest(trends: list[triage.LimitTrend]) -> str:
+    """The limit a target reaches first at its weekly trend, or why none is in sight."""
+    due = [tr for tr in trends if tr.weeks_until is not None]
+    if due:
+        tr = min(due, key=lambda x: x.weeks_until or 0.0)
+        return f"{tr.label}: {fmt.weeks(tr.weeks_until, tr.slope_per_week)}"
+    if any(tr.slope_per_week is None for tr in trends):
+        return fmt.weeks(None, None)
+    return "none at this rate"
+
+
+def limits_table(targets: list[dict]) -> None:
+    """Every selected account-region in one table, most urgent first: status, the soonest limit at
+    the trend, and the latest weekly peak of each limit as a share of it."""
+    rows = []
+    for tinfo in targets:
+        t = queries.target(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"])
+        trends = queries.limit_trends(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"], weeks) if t else []
+        row = {"Status": fmt.STATUS_TEXT[t.status if t else None],
+               "Account · region": fmt.target_label(tinfo["target"], tinfo["account"], tinfo["region"]),
+               "Soonest limit": soonest(trends) if t else fmt.UNKNOWN}
+        row.update({tr.label: fmt.ratio_pct(tr.latest, tr.limit) for tr in trends})
+        rows.append(row)
+    st.dataframe(pd.DataFrame(rows).fillna(fmt.UNKNOWN), hide_index=True, width="stretch")
+
+
+DETAIL_MAX = 8   # more account-regions than this: a table of all and one in detail, not a tab each
+
 ordered = sorted(sel.targets, key=urgency)
-tabs = st.tabs([fmt.target_label(t["target"], t["account"], t["region"]) for t in ordered]) \
-    if len(ordered) > 1 else [st.container()]
-for tab, tinfo in zip(tabs, ordered):
+labels = [fmt.target_label(t["target"], t["account"], t["region"]) for t in ordered]
+if len(ordered) > DETAIL_MAX:
+    limits_table(ordered)
+    pick = st.selectbox("In detail", range(len(ordered)), format_func=labels.__getitem__, key="limits_detail",
+                        help="Most urgent first; the exports below cover every account-region")
+    tab_of = {pick: st.container()}
+else:
+    tab_of = dict(enumerate(st.tabs(labels) if len(ordered) > 1 else [st.container()]))
+for i, tinfo in enumerate(ordered):
     a, r = tinfo["account"], tinfo["region"]
     t = queries.target(cfg, sel.start, sel.end, a, r)
     if t is None:
@@ -46,7 +80,9 @@ for tab, tinfo in zip(tabs, ordered):
     holders = [h for h in triage.code_holders(t, 10_000) if sel.keep(h.function, gm.get(h.function))][:20]
     over = [o for o in triage.over_reserved(t) if sel.keep(o.function, gm.get(o.function))]
     sections.append(report.Section(t, trends, groups, holders, over))
-    with tab:
+    if i not in tab_of:
+        continue
+    with tab_of[i]:
         st.subheader(f"{fmt.STATUS_ICON[t.status]} {state.target_title(t)}")
         summary = pd.DataFrame([{
             "limit": tr.label, "latest weekly peak": report._val(tr.unit, tr.latest),

@@ -10,7 +10,7 @@ from analysis import review
 from collectors import config
 from collectors.model import Point
 from collectors.store import Store
-from dashboard import queries
+from dashboard import queries, report
 from tests.collectors.helpers import fn, result
 from tests.dashboard.conftest import APP
 
@@ -61,3 +61,31 @@ def test_many_account_regions_are_a_table_worst_first_and_detail_only_for_troubl
     assert [h.value.split(" ", 1)[1].replace("\\", "") for h in at.subheader] == [
         "acct00 · 300000000000 · us-east-1", "acct01 · 300000000001 · us-east-1"]
     assert any("the other 10 are the table's rows" in c.value for c in at.caption)
+
+
+def test_limits_of_many_account_regions_are_a_table_and_one_in_detail_with_every_one_exported(tmp_path, monkeypatch):
+    minute = int(time.time()) // 60 * 60
+    cfg = seed(tmp_path, minute)
+    monkeypatch.setattr(queries, "now", lambda: minute + 30.0)
+    monkeypatch.setenv("HEADROOM_CONFIG", str(cfg))
+    exported = []
+    rows = report.summary_rows
+    monkeypatch.setattr(report, "summary_rows", lambda sections: exported.append(len(sections)) or rows(sections))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    at.switch_page("app_pages/limits.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = at.dataframe[0].value
+    assert len(table) == 12 and list(table["Status"][:2]) == ["critical", "warn"]
+    assert table["Account · region"][0] == "acct00 · 300000000000 · us-east-1"
+    row = table.iloc[0].to_dict()
+    assert "95 %" in row.values(), row                      # this week's peak, 950 of the 1,000 limit
+    assert not at.tabs                                       # no tab per account-region
+    pick = at.selectbox(key="limits_detail")
+    assert pick.value == 0 and len(pick.options) == 12
+    assert [h.value.split(" ", 1)[1].replace("\\", "") for h in at.subheader if "acct" in h.value] == [
+        "acct00 · 300000000000 · us-east-1"]
+    pick.set_value(1).run()
+    assert [h.value.split(" ", 1)[1].replace("\\", "") for h in at.subheader if "acct" in h.value] == [
+        "acct01 · 300000000001 · us-east-1"]
+    assert exported == [12, 12]   # each run's CSV export covers every account-region, not only the one shown
