@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from array import array
+from bisect import bisect_left
 from collections import defaultdict
 import sqlite3
 import threading
@@ -264,6 +265,31 @@ def decode_block(data: bytes) -> dict[int, float]:
     return dict(zip(keys, map(float, array(_TYPES[t & 3], rest))))
 
 
+def block_slices(data: bytes, lo: int, hi: int) -> list[Sequence[float]]:
+    """The values of one packed series-hour whose second offset is in [lo, hi), as slices in the order
+    decode_block gives them (resolution, then time): part of an hour's sum and max without decoding it,
+    the keys found by bisection (they are stored sorted)."""
+    t = data[0]
+    size = _SIZES[t & 3]
+    keys: Sequence[int]
+    if t & 4:
+        n = (len(data) - 1) // (2 + size)
+        keys, rest = array("H", data[1:1 + 2 * n]), data[1 + 2 * n:]
+        bounds = [(c << 12 | lo, c << 12 | hi) for c in range(3)]
+    else:   # one byte a key: minute | code << 6
+        n = (len(data) - 1) // (1 + size)
+        keys, rest = data[1:1 + n], data[1 + n:]
+        m0, m1 = -(-lo // 60), -(-hi // 60)
+        bounds = [(c << 6 | m0, c << 6 | m1) for c in range(3)]
+    vals = array(_TYPES[t & 3], rest)
+    out: list[Any] = []
+    for a, b in bounds:
+        i, j = bisect_left(keys, a), bisect_left(keys, b)
+        if i < j:
+            out.append(vals[i:j])
+    return out
+
+
 def block_points(hour: int, data: bytes) -> Iterator[tuple[int, float, int]]:
     """(ts, value, step) of the points packed in one series-hour."""
     for k, v in decode_block(data).items():
@@ -444,6 +470,14 @@ WRITES_KEPT_S = 86400   # data_writes rows older than this are pruned at the hou
 
 
 DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)   # what a store's database raises
+
+
+# Store.functions' per-process copies: (store, account, region) -> (the rows' marker, the functions)
+_FUNCTIONS: dict[tuple[str, str, str], tuple[tuple[Any, ...], dict[str, dict[str, Any]]]] = {}
+
+
+def _functions_key(account: str, region: str) -> str:
+    return f"functions/{account}/{region}"
 
 
 class StoreError(Exception):
@@ -686,6 +720,9 @@ class Store:
             moved.update({name: (dict(stored[name][16]), {}) for _, _, name in gone})
             _regroup(c, *key, moved)
             self._inventory[key] = rows
+            if gone or changed:   # readers' copies of these functions are out of date (Store.functions)
+                c.execute("INSERT INTO meta VALUES (?, '1') ON CONFLICT(key) DO UPDATE SET "
+                          "value = CAST(CAST(meta.value AS INTEGER) + 1 AS TEXT)", (_functions_key(*key),))
         if r.provisioned is not None:
             c.execute("DELETE FROM provisioned WHERE account = ? AND region = ?", key)
             c.executemany("INSERT INTO provisioned VALUES (?,?,?,?,?,?,?,?)",
@@ -1154,10 +1191,16 @@ class Store:
                         f"CROSS JOIN {source} x ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? "
                         f"WHERE s.account = ? AND s.region = ? GROUP BY s.id", (lo, hi, account, region)):
                     add((m, d, r), total, peak)
-        for lo, hi in edges:
+        for lo, hi in edges:   # the partial hours: the part of each row inside the window, in C
             if lo < hi:
-                for m, d, r, _, v, _ in self._edge_points(account, region, lo, hi):
-                    add((m, d, r), v, v)
+                for m, d, r, h, data in self._hour_rows(account, region, lo - lo % 3600, hi):
+                    total, peak = out.get((m, d, r), (None, None))
+                    for vals in block_slices(data, max(lo - h, 0), min(hi - h, 3600)):
+                        # sum from the running total: the same additions, in the same order, as point by point
+                        total = float(sum(vals)) if total is None else sum(vals, total)
+                        peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
+                    if total is not None and peak is not None:
+                        out[(m, d, r)] = (total, peak)
         return out
 
     def group_peaks(self, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:
@@ -1182,9 +1225,12 @@ class Store:
             for name, h, data in self.conn.execute(
                     "SELECT name, ts, data FROM group_sums WHERE account = ? AND region = ? AND kind = ? "
                     "AND ts >= ? AND ts < ?", (*key, lo - lo % 3600, hi)):
-                for off, (total, _) in decode_group(data).items():
-                    if lo <= h + off < hi:
-                        out[name] = max(out.get(name, total), total)
+                n = len(data) // (2 + _SIZES[2] + 8)   # the layout of encode_group: offsets, counts, sums
+                offs = array("H", data[:2 * n])
+                i, j = bisect_left(offs, max(lo - h, 0)), bisect_left(offs, min(hi - h, 3600))
+                if i < j:
+                    top = max(array("d", data[2 * n + n * _SIZES[2]:])[i:j])
+                    out[name] = max(out.get(name, top), top)
         return out
 
     def function_read_at(self, target: str, region: str) -> float | None:
@@ -1214,12 +1260,27 @@ class Store:
         return [dict(r) for r in self.conn.execute("SELECT * FROM target_health ORDER BY target, region")]
 
     def functions(self, account: str, region: str) -> dict[str, dict[str, Any]]:
-        """Stored functions of one (account, region) by name, tags and groups decoded."""
+        """Stored functions of one (account, region) by name, tags and groups decoded. Shared: callers
+        read it and never change it.
+
+        Kept per process while the rows are unchanged (every write that changes them counts in meta;
+        their count and the sum of their updated_at besides), so the dashboard's review after a cycle
+        does not decode 10,000 functions' JSON again when none changed."""
+        marker = tuple(self.conn.execute(
+            "SELECT COUNT(*), SUM(updated_at), (SELECT value FROM meta WHERE key = ?) FROM functions "
+            "WHERE account = ? AND region = ?", (_functions_key(account, region), account, region)).fetchone())
+        key = (self.label, account, region)
+        have = _FUNCTIONS.get(key)
+        if have is not None and have[0] == marker:
+            return have[1]
         out = {}
         for row in self.conn.execute("SELECT * FROM functions WHERE account = ? AND region = ?", (account, region)):
             d = dict(row)
             d["tags"], d["groups"] = json.loads(d["tags"]), json.loads(d["groups"])
             out[d["name"]] = d
+        if len(_FUNCTIONS) >= 256:
+            _FUNCTIONS.clear()
+        _FUNCTIONS[key] = (marker, out)
         return out
 
     def stats(self) -> dict[str, int]:

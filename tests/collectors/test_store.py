@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from collectors.config import Retention
 from collectors.model import CollectError
-from collectors.store import MIGRATIONS, Store, StoreError
+from collectors.store import MIGRATIONS, Store, StoreError, block_slices, decode_block, encode_block
 
 from .helpers import ACCOUNT, REGION, T0, Covered, Point, fn, result
 
@@ -400,3 +400,42 @@ def test_a_day_summary_follows_a_rewritten_peak_down_and_float_sums_stay_exact(s
     assert got[("Throttles", "a", "")] == (10.0, 7.0)
     assert got[("DurationAvg", "a", "")] == (0.7 + 0.2, 0.7)
     assert store.query("SELECT COUNT(*) FROM summary_86400")[0][0] == 2
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(entries=st.dictionaries(
+    st.one_of(st.builds(lambda m, c: m * 60 | c << 12, st.integers(0, 59), st.integers(0, 2)),      # minute-aligned
+              st.builds(lambda o, c: o | c << 12, st.integers(0, 3599), st.integers(0, 2))),         # any second
+    st.one_of(st.integers(1, 70000).map(float), st.floats(0.001, 1e12, allow_nan=False)), min_size=1, max_size=80),
+    lo=st.integers(0, 3600), length=st.integers(0, 3600), start=st.one_of(st.none(), st.floats(0, 1e6)))
+def test_block_slices_add_up_as_the_points_do(entries, lo, length, start):
+    """Part of a series-hour summed and maxed by slices gives, bit for bit, what adding its points one by
+    one in key order gives (the review's edge hours), for every encoding: 1, 2, 4 or 8-byte values,
+    one-byte or two-byte keys, several resolutions."""
+    hi = min(lo + length, 3600)
+    data, _, _ = encode_block(entries)
+    want_total, want_peak = start, None
+    for k, v in decode_block(data).items():
+        if lo <= k & 4095 < hi:
+            want_total = v if want_total is None else want_total + v
+            want_peak = v if want_peak is None else max(want_peak, v)
+    total, peak = start, None
+    for vals in block_slices(data, lo, hi):
+        total = float(sum(vals)) if total is None else sum(vals, total)
+        peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
+    assert (total, peak) == (want_total, want_peak)
+
+
+def test_functions_read_again_after_any_change_even_at_the_same_clock(store):
+    """Store.functions keeps a decoded copy while the rows are unchanged: a write that changes them (here
+    at the same pinned clock, so neither their count nor their timestamps tell) is seen at once."""
+    reader = Store(store.url or store.path, readonly=True)
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a"), fn("b", reserved=5)]))
+    first = reader.functions(ACCOUNT, REGION)
+    assert sorted(first) == ["a", "b"] and reader.functions(ACCOUNT, REGION) is first   # kept, not decoded again
+    store.write_target(cid, result([fn("a"), fn("c", reserved=7)]))
+    assert {n: f["reserved_concurrency"] for n, f in reader.functions(ACCOUNT, REGION).items()} == {"a": None, "c": 7}
+    store.write_target(cid, result([fn("a"), fn("c", reserved=9)]))   # same names, a setting changed
+    assert reader.functions(ACCOUNT, REGION)["c"]["reserved_concurrency"] == 9
+    reader.close()
