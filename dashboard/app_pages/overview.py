@@ -27,7 +27,7 @@ def fleet_table(targets: list[TargetReview]) -> None:
         "Async dropped": fmt.n(t.async_events_dropped),
         "DLQ messages": fmt.n(t.dlq_messages),
         "Why": t.findings[0].message if t.status != "ok" and t.findings else "",
-    } for t in targets]), hide_index=True, width="stretch")
+    } for t in targets]), hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
 
 
 sel = state.current()
