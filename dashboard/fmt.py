@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any
 
 from analysis.history import MIN_TREND_WEEKS
 
@@ -20,6 +21,14 @@ STATUS_COLOR = {"ok": "green", "warn": "orange", "critical": "red", "unknown": "
 # Material icons ship with Streamlit's font: no system emoji font needed on a wall screen.
 STATUS_ICON = {"ok": ":green[:material/check_circle:]", "warn": ":orange[:material/warning:]",
                "critical": ":red[:material/error:]", "unknown": ":gray[:material/help:]", None: ":gray[:material/help:]"}
+STATUS_CSS = {"ok": "#21a356", "warn": "#e07b00", "critical": "#d62f3c", "unknown": "#808495"}   # table cells
+
+
+def status_styled(df: Any) -> Any:
+    """A table whose "Status" column (STATUS_TEXT words) is coloured as the tiles are."""
+    return df.style.map(lambda v: f"color: {STATUS_CSS.get(v, 'inherit')}; font-weight: 600", subset=["Status"])
+
+
 STATUS_TEXT = {"ok": "ok", "warn": "warn", "critical": "critical", "unknown": "unknown", None: "unknown"}
 _MD_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>&$:=^])")
 

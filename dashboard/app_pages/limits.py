@@ -54,7 +54,8 @@ def limits_table(targets: list[dict]) -> None:
                "Soonest limit": soonest(trends) if t else fmt.UNKNOWN}
         row.update({tr.label: fmt.ratio_pct(tr.latest, tr.limit) for tr in trends})
         rows.append(row)
-    st.dataframe(pd.DataFrame(rows).fillna(fmt.UNKNOWN), hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
+    st.dataframe(fmt.status_styled(pd.DataFrame(rows).fillna(fmt.UNKNOWN)), hide_index=True, width="stretch",
+                 placeholder=fmt.UNKNOWN)
 
 
 DETAIL_MAX = 8   # more account-regions than this: a table of all and one in detail, not a tab each

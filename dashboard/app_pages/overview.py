@@ -18,16 +18,18 @@ def fleet_table(targets: list[TargetReview]) -> None:
     counts = Counter(t.status for t in targets)
     st.markdown(f"**{len(targets)} account-regions:** " + " · ".join(
         f"{fmt.STATUS_ICON[s]} {counts[s]} {s}" for s in ("critical", "warn", "unknown", "ok") if counts[s]))
-    st.dataframe(pd.DataFrame([{
+    df = pd.DataFrame([{
         "Status": fmt.STATUS_TEXT[t.status],
         "Account · region": fmt.target_label(t.target, t.account, t.region),
+        "Why": t.findings[0].message if t.status != "ok" and t.findings else "",
         "Headroom": fmt.pct(t.concurrency_headroom_pct),
         "Peak / limit": f"{fmt.n(t.peak_concurrency)} / {fmt.n(t.concurrency_limit)}",
         "Throttles": fmt.n(t.throttles),
         "Async dropped": fmt.n(t.async_events_dropped),
         "DLQ messages": fmt.n(t.dlq_messages),
-        "Why": t.findings[0].message if t.status != "ok" and t.findings else "",
-    } for t in targets]), hide_index=True, width="stretch", placeholder=fmt.UNKNOWN)
+    } for t in targets])
+    st.dataframe(fmt.status_styled(df), hide_index=True, width="stretch", placeholder=fmt.UNKNOWN,
+                 column_config={"Why": st.column_config.TextColumn(width="large")})
 
 
 sel = state.current()
