@@ -2,7 +2,7 @@
 one PostgreSQL store against one SQLite file.
 
     python -m bench.org                                # the proof: 200 x 2 x 50, collectors 1, 2, 4
-    python -m bench.org --quick                        # smoke test: 10 x 2 x 10, collectors 1, 2 (~1 min)
+    python -m bench.org --quick                        # smoke test: 4 x 2 x 5, collectors 1, 2 (~1 min)
     python -m bench.org --accounts 50 --collectors 1,2 --cycles 3 --runs 3
 
 What it does (every figure printed as measured; the last line is one JSON object):
@@ -17,7 +17,11 @@ What it does (every figure printed as measured; the last line is one JSON object
     backfills; the later ones are the steady state a 60 s cadence must fit (its default deadline is
     50 s). On PostgreSQL for every n; on SQLite too (one file, its writers take turns).
  3. **Collectors needed for a 60 s cadence**: the fewest n whose steady cycle fits 50 s.
- 4. **Pages on PostgreSQL vs SQLite**: the dashboard (AppTest, as bench/scale) over each store collected
+ 4. **The same figures**: the review of every store (each backend, each number of collectors) over the
+    same 6 hours, ending when the earliest-collected store was last written, every figure compared with
+    one collector's PostgreSQL store (bench/cost's flattening; when each collector last tried is not a
+    figure).
+ 5. **Pages on PostgreSQL vs SQLite**: the dashboard (AppTest, as bench/scale) over each store collected
     with one collector: every page cold (every cache cleared) and with the review cached (nav), p50 of
     --runs, 24 h window.
 
@@ -73,8 +77,9 @@ def build(sb: Sandbox, n_accounts: int, n_functions: int) -> tuple[float, str]:
         for region in REGIONS:
             fleet = build_activity_fleet(sb, n_functions=n_functions, account=acct, region=region, hours=1,
                                          bursts=0, n_queues=2, pin_clock=False, seed=i, async_share=0.2)
-            if not name:
-                name = next(n for n, c in zip(fleet.truth.names, fleet.truth.classes) if c == "core")
+            if i == 0 and region == REGIONS[0]:   # the Function page's: a busy one of the first cell
+                name = next((n for n, c in zip(fleet.truth.names, fleet.truth.classes) if c == "core"),
+                            fleet.truth.names[0])
     return time.perf_counter() - t0, name
 
 
@@ -150,6 +155,56 @@ def collect(d: Path, endpoint: str, store: str, n_accounts: int, ns: list[int], 
     return out, cfgs
 
 
+COMPARE_S = 6 * 3600   # the window compared: inside what every store covers (each backfilled a day)
+
+
+def figures(cfg: Path, now: float) -> dict[str, Any]:
+    """Every figure of the store's review over the COMPARE_S before `now` (bench/cost's flattening:
+    what `check --format json` prints, timestamps left out)."""
+    from analysis import review
+    from bench.cost import flatten
+    from collectors import config
+    from collectors.store import Store
+    s = config.load(cfg)
+    store = Store(s.store, readonly=True)
+    try:
+        start, end = review.window(now, COMPARE_S)
+        flat = flatten(review.review(store, start, end, s.thresholds, now=now, expected=s.expected(),
+                                     max_age_s=s.collection.max_age_seconds,
+                                     function_max_age_s=s.collection.function_max_age_seconds))
+    finally:
+        store.close()
+    # when each store's collector last tried, succeeded and collected up to differs by design: clocks, not figures
+    return {k: v for k, v in flat.items() if k.rsplit("/", 1)[-1] not in ("last_attempt", "last_success", "data_end")}
+
+
+def compare_stores(d: Path) -> dict[str, Any]:
+    """The review of every kept store against the one collector's PostgreSQL store, at one moment: the
+    same figures whichever backend and however many collectors wrote them."""
+    from bench.cost import compare
+    from collectors import config
+    from collectors.store import Store
+    cfgs = sorted(d.glob("*-*/fleet.toml"))
+    # a moment every store has collected up to: the stores were collected one after the other
+    ends = []
+    for cfg in cfgs:
+        st = Store(config.load(cfg).store, readonly=True)
+        ends.append(st.cycle_state()[1] or 0.0)
+        st.close()
+    now = min(ends) - 120
+    base = d / "postgresql-1" / "fleet.toml"
+    want = figures(base, now)
+    out: dict[str, Any] = {}
+    for cfg in cfgs:
+        if cfg == base:
+            continue
+        n, diffs = compare(want, figures(cfg, now))
+        out[cfg.parent.name] = {"figures": n, "differ": len(diffs), "first": diffs[:5]}
+        log(f"  {cfg.parent.name} vs postgresql-1: {n:,} figures compared, {len(diffs)} differ"
+            + (f" (e.g. {diffs[0]})" if diffs else ""))
+    return out
+
+
 def pages(cfg: Path, fn_account: str, fn: str, runs: int) -> dict[str, dict[str, float]]:
     import logging
 
@@ -182,12 +237,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="a PostgreSQL server whose user may CREATE DATABASE (default: $HEADROOM_TEST_PG_URL)")
     ap.add_argument("--sqlite-collectors", default="1", help="collector counts to run on SQLite too")
     ap.add_argument("--sqlite-cycles", type=int, default=2, help="cycles on SQLite (its store is for the pages)")
-    ap.add_argument("--quick", action="store_true", help="10 accounts x 2 regions x 10 functions, collectors 1,2")
+    ap.add_argument("--quick", action="store_true", help="4 accounts x 2 regions x 5 functions, collectors 1,2")
     ap.add_argument("--keep", metavar="DIR", help="keep the stores' configs (and SQLite files) in DIR (the "
                     "PostgreSQL databases are kept anyway, named in the configs)")
+    ap.add_argument("--compare", metavar="DIR", help="only compare the reviews of the stores kept in DIR (--keep)")
     a = ap.parse_args(argv)
+    if a.compare:
+        print(json.dumps(compare_stores(Path(a.compare))))
+        return 0
     if a.quick:
-        a.accounts, a.functions, a.collectors, a.cycles, a.runs, a.sqlite_collectors = 10, 10, "1,2", 2, 1, "1"
+        a.accounts, a.functions, a.collectors, a.cycles, a.runs, a.sqlite_collectors = 4, 5, "1,2", 2, 1, "1"
     if not a.pg_url:
         ap.error("--pg-url (or HEADROOM_TEST_PG_URL) is required: a PostgreSQL server to create the stores on")
     ns = [int(x) for x in a.collectors.split(",")]
@@ -217,6 +276,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"collectors needed for a 60 s cadence (steady cycle <= {DEADLINE_S} s) on this machine: "
             f"{result['collectors_for_60s'] if fits else f'more than {max(ns)}'}; by the collectors' own CPU "
             f"({cpu:.1f} CPU-s a steady cycle): {result['collectors_for_60s_by_cpu']}")
+        log("the same figures from every store (the review of the same 6 hours):")
+        result["same_figures"] = compare_stores(d)
         first = accounts(a.accounts)[0]
         result["pages_p50_s"] = {}
         for label, cfgs in (("postgresql", pg_cfgs), ("sqlite", lite_cfgs)):
