@@ -13,6 +13,7 @@ from typing import Any
 import boto3
 import botocore.session
 from botocore.config import Config
+from botocore.loaders import create_loader
 from botocore.utils import parse_timestamp
 
 from .config import Collection, Target
@@ -47,9 +48,17 @@ def _timestamp(value: Any) -> datetime:
     return parse_timestamp(value)
 
 
+# One botocore data loader for every session of the process: it caches the parsed service models and
+# endpoint data, which a session of its own parses again (about 140 ms of CPU per target and cycle for
+# a session and six clients, 75 % of it JSON; bench/org: 400 target regions a cycle).
+_LOADER = create_loader()
+
+
 def new_session(**kwargs: Any) -> boto3.Session:
-    """A boto3 Session (standard credential chain unless keys are given) with the fast timestamp parser."""
+    """A boto3 Session (standard credential chain unless keys are given) with the fast timestamp parser
+    and the process's shared model loader."""
     core = botocore.session.get_session()
+    core.register_component("data_loader", _LOADER)
     core.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=_timestamp)
     return boto3.Session(botocore_session=core, **kwargs)
 
