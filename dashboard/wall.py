@@ -23,6 +23,7 @@ CSS = """
 <style>
 [data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"], header[data-testid="stHeader"] {display: none;}
 .block-container, [data-testid="stMainBlockContainer"] {padding: 0.6rem 1.2rem 0 1.2rem; max-width: 100%;}
+.hw-more {font-size: 22px; font-weight: 600; color: #4b5563; margin: 0 0 8px 0;}
 .hw-sum {font-size: 26px; font-weight: 600; margin: 0 0 8px 0; color: #111827;}
 .hw-row {display: grid; grid-template-columns: 330px repeat(7, 1fr); gap: 6px; margin-bottom: 8px;}
 .hw-head {border-radius: 8px; padding: 8px 12px; line-height: 1.15;}
@@ -100,6 +101,23 @@ def summary(targets: list[TargetReview], data_at: float | None, now: float, wind
             f"data {html.escape(fmt.age(data_at, now))}")
 
 
+WALL_ROWS = 5   # rows that fit a 1600x1000 screen under the summary; an organisation's others are counted
+#                in one line under the summary
+
+
+def rows_shown(targets: list[TargetReview]) -> tuple[list[TargetReview], str]:
+    """The rows on the screen (targets come worst first) and a line for the rest: all of them when they
+    fit, else the worst that are not ok (up to WALL_ROWS), and how many more there are, by status (shown
+    above the rows, so it is never below the fold)."""
+    if len(targets) <= WALL_ROWS:
+        return targets, ""
+    shown = [t for t in targets if t.status != "ok"][:WALL_ROWS]
+    rest = targets[len(shown):]
+    counts = {s: sum(1 for t in rest if t.status == s) for s in ("critical", "warn", "unknown", "ok")}
+    return shown, (f"+ {len(rest)} more account-regions: " + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+                   + " (the Overview lists every one)")
+
+
 def render(sel: state.Selection) -> None:
     """The wall: every selected account and region, worst first, refreshed when new data lands."""
     st.markdown(CSS, unsafe_allow_html=True)
@@ -120,8 +138,10 @@ def render(sel: state.Selection) -> None:
     targets.sort(key=lambda t: (-SEVERITY[t.status], t.concurrency_headroom_pct if t.concurrency_headroom_pct
                                 is not None else -1, t.target, t.region))
     now = queries.now()
+    shown, more = rows_shown(targets)
     st.markdown(f"<div class='hw-sum'>{summary(targets, queries.status(cfg).last_data_at, now, sel.window_label)}"
-                "</div>" + "".join(row(t) for t in targets), unsafe_allow_html=True)
+                "</div>" + (f"<div class='hw-more'>{more}</div>" if more else "") + "".join(row(t) for t in shown),
+                unsafe_allow_html=True)
     if st.button("Leave the wall screen", icon=":material/close_fullscreen:", type="tertiary"):
         del st.query_params["view"]
         st.rerun()

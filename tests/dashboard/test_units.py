@@ -233,3 +233,20 @@ def test_wall_totals_are_unknown_not_zero_when_a_target_is_unknown():
     assert "5 throttles" in wall.summary([quiet, blind], 100.0, 130.0, "last 24h")
     blind.dead_letter_errors = None
     assert "lost unknown" in wall.row(blind)
+
+
+def test_the_wall_of_an_organisation_shows_the_worst_and_counts_the_rest():
+    from dashboard import wall
+
+    def t(i, status):
+        return TargetReview(f"acct{i}", str(i), "us-east-1", 0.0, 1.0, 1000, None, 900, 100, 120, None, 880, 88.0, 0, 0,
+                            1024 ** 3, 80_530_636_800, 7, 100, 0, 0, 0, 0, 0, 0, status)
+    few = [t(i, "ok") for i in range(wall.WALL_ROWS)]
+    assert wall.rows_shown(few) == (few, "")
+    many = [t(0, "critical"), t(1, "unknown"), t(2, "warn")] + [t(i, "ok") for i in range(3, 400)]
+    shown, more = wall.rows_shown(many)
+    assert [x.target for x in shown] == ["acct0", "acct1", "acct2"]
+    assert more == "+ 397 more account-regions: 397 ok (the Overview lists every one)"
+    worse = [t(i, "critical") for i in range(12)] + [t(i, "ok") for i in range(12, 20)]
+    shown, more = wall.rows_shown(worse)
+    assert len(shown) == 5 and more == "+ 15 more account-regions: 7 critical, 8 ok (the Overview lists every one)"
