@@ -40,6 +40,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -104,12 +105,17 @@ def cycle(cfg: Path, n: int) -> dict[str, Any]:
     procs = [subprocess.Popen([sys.executable, "-m", "collectors", "collect", "--config", str(cfg),
                                "--shard", f"{i}/{n}"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True) for i in range(1, n + 1)]
-    walls, outs, codes = [], [], []
-    for p in procs:
-        out, _ = p.communicate()
-        walls.append(time.perf_counter() - t0)
-        outs.append(out)
-        codes.append(p.returncode)
+    walls, outs = [0.0] * n, [""] * n
+
+    def wait(i: int) -> None:   # each process's own end, not when the loop got round to it
+        outs[i] = procs[i].communicate()[0]
+        walls[i] = time.perf_counter() - t0
+    waiters = [threading.Thread(target=wait, args=(i,)) for i in range(n)]
+    for w in waiters:
+        w.start()
+    for w in waiters:
+        w.join()
+    codes = [p.returncode for p in procs]
     for code, out in zip(codes, outs):
         if code not in (0, 1, 2, 3):   # the review's status (3: unknown); a target's errors are checked below
             raise RuntimeError(f"a collector exited {code}:\n{out[-3000:]}")
