@@ -247,9 +247,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", metavar="DIR", help="keep the stores' configs (and SQLite files) in DIR (the "
                     "PostgreSQL databases are kept anyway, named in the configs)")
     ap.add_argument("--compare", metavar="DIR", help="only compare the reviews of the stores kept in DIR (--keep)")
+    ap.add_argument("--pages", metavar="DIR", help="only time the pages again over the stores kept in DIR (--keep)")
     a = ap.parse_args(argv)
     if a.compare:
         print(json.dumps(compare_stores(Path(a.compare))))
+        return 0
+    if a.pages:   # the page figures again on kept stores (after a dashboard change), no collection
+        from collectors import config
+        from collectors.store import Store
+        d, first = Path(a.pages), accounts(1)[0]
+        out: dict[str, Any] = {}
+        for label in ("postgresql", "sqlite"):
+            cfg = d / f"{label}-1" / "fleet.toml"
+            st = Store(config.load(cfg).store, readonly=True)
+            fn = st.function_names(first, REGIONS[0])[0]
+            st.close()
+            log(f"pages on {label} (24 h, p50 of {a.runs}):")
+            out[label] = pages(cfg, first, fn, a.runs)
+        print(json.dumps({"pages_p50_s": out}))
         return 0
     if a.quick:
         a.accounts, a.functions, a.collectors, a.cycles, a.runs, a.sqlite_collectors = 4, 5, "1,2", 2, 1, "1"

@@ -1278,7 +1278,7 @@ class Store:
             d = dict(row)
             d["tags"], d["groups"] = json.loads(d["tags"]), json.loads(d["groups"])
             out[d["name"]] = d
-        if len(_FUNCTIONS) >= 256:
+        if len(_FUNCTIONS) >= 4096:   # an organisation's account-regions, several stores: a bound, not a cycle
             _FUNCTIONS.clear()
         _FUNCTIONS[key] = (marker, out)
         return out

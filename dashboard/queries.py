@@ -23,7 +23,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 TTL = 3600          # an upper bound; the version key does the real invalidation
-MAX_ENTRIES = 64
+MAX_ENTRIES = 4096   # per query: an entry per (account, region, window), and an organisation has hundreds of
+#                      account-regions (at 64 a page over 400 of them evicted its own entries: every render missed)
+SHARED_ENTRIES = 16  # reviews (one object each, large at 10,000 functions): a few windows and versions
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,7 +64,7 @@ def _cached(fn: Callable[Concatenate[Store, str, P], R], shared: bool = False) -
     # Streamlit keys a cache by the function's module, qualified name and source: make each distinct.
     cached.__qualname__ = cached.__name__ = f"q_{fn.__name__}"
     cache = st.cache_resource if shared else st.cache_data
-    cached_data = cache(ttl=TTL, max_entries=MAX_ENTRIES, show_spinner=False)(cached)
+    cached_data = cache(ttl=TTL, max_entries=SHARED_ENTRIES if shared else MAX_ENTRIES, show_spinner=False)(cached)
 
     def call(cfg: str, *args: P.args, **kwargs: P.kwargs) -> R:
         return cached_data(fn.__name__, cfg, version(cfg), *args, **kwargs)
@@ -94,6 +96,14 @@ def _review(s: Store, cfg: str, start: int, end: int) -> rv.Review:
 
 review = _cached(_review, shared=True)
 review.__name__ = "review"
+
+
+def targets_by_key(cfg: str, start: int, end: int) -> dict[tuple[str | None, str], rv.TargetReview]:
+    """The review's targets by (account, region) (the first of each, as target() finds it)."""
+    out: dict[tuple[str | None, str], rv.TargetReview] = {}
+    for t in review(cfg, start, end).targets:
+        out.setdefault((t.account, t.region), t)
+    return out
 
 
 def target(cfg: str, start: int, end: int, account: str, region: str) -> rv.TargetReview | None:
@@ -159,7 +169,7 @@ def window_version(cfg: str, account: str, region: str, start: int, end: int) ->
         s.close()
 
 
-@st.cache_data(ttl=TTL, max_entries=4 * MAX_ENTRIES, show_spinner=False)
+@st.cache_data(ttl=TTL, max_entries=256, show_spinner=False)   # chart parts: the charts a team has open
 def _series_part(cfg: str, ver: tuple[Any, ...], account: str, region: str, metrics: tuple[str, ...], start: int,
                  end: int, step: int, dims: tuple[str, ...] | None, resource: str | None) -> pd.DataFrame:
     s = _store(cfg)

@@ -370,9 +370,10 @@ def render_cost(cfg: str) -> None:
 # -- shared page helpers -----------------------------------------------------------------------
 def selected_reviews(cfg: str, sel: Selection) -> Iterator[tuple[str, str, review.TargetReview, dict[str, str]]]:
     """(account, region, its review, function -> group) for each selected target that has data."""
+    by = queries.targets_by_key(cfg, sel.start, sel.end)   # one cached lookup, not one per account-region
     for tinfo in sel.targets:
         a, r = tinfo["account"], tinfo["region"]
-        t = queries.target(cfg, sel.start, sel.end, a, r)
+        t = by.get((a, r))
         if t is not None:
             yield a, r, t, sel.group_map(a, r)
 

@@ -20,10 +20,13 @@ st.caption(f"Weekly peaks over the last {weeks} weeks (this week so far included
 sections: list[report.Section] = []
 
 
+by_key = queries.targets_by_key(cfg, sel.start, sel.end)
+
+
 def urgency(tinfo: dict) -> tuple:
     """The target that needs attention most comes first (its tab is the one open): the review's status,
     then the fewest weeks until a limit, then the name."""
-    t = queries.target(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"])
+    t = by_key.get((tinfo["account"], tinfo["region"]))
     if t is None:
         return (1, 0, float("inf"), tinfo["target"], tinfo["region"])
     until = [tr.weeks_until for tr in queries.limit_trends(cfg, sel.start, sel.end, t.account or "", t.region, weeks)
@@ -47,7 +50,7 @@ def limits_table(targets: list[dict]) -> None:
     the trend, and the latest weekly peak of each limit as a share of it."""
     rows = []
     for tinfo in targets:
-        t = queries.target(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"])
+        t = by_key.get((tinfo["account"], tinfo["region"]))
         trends = queries.limit_trends(cfg, sel.start, sel.end, tinfo["account"], tinfo["region"], weeks) if t else []
         row = {"Status": fmt.STATUS_TEXT[t.status if t else None],
                "Account · region": fmt.target_label(tinfo["target"], tinfo["account"], tinfo["region"]),
@@ -71,7 +74,7 @@ else:
     tab_of = dict(enumerate(st.tabs(labels) if len(ordered) > 1 else [st.container()]))
 for i, tinfo in enumerate(ordered):
     a, r = tinfo["account"], tinfo["region"]
-    t = queries.target(cfg, sel.start, sel.end, a, r)
+    t = by_key.get((a, r))
     if t is None:
         continue
     trends = queries.limit_trends(cfg, sel.start, sel.end, a, r, weeks)
