@@ -15,7 +15,7 @@ from . import leases as lease
 from analysis import review
 from analysis import cost as costs
 from .pipeline import CycleReport, run_cycle
-from .store import DB_ERRORS, Store, StoreError
+from .store import DB_ERRORS, STORE_FAILURES, Store, StoreError
 
 EXIT = {"ok": 0, "warn": 1, "critical": 2, "unknown": 3}
 EXIT_ERROR = 3
@@ -125,7 +125,7 @@ def after_cycle(settings: config.Settings, store: Store, report: CycleReport, ex
             for line in sent.lines():
                 print(line, flush=True)
             delivered = not sent.failed
-    except (StoreError, *DB_ERRORS) as e:  # type: ignore[misc]
+    except STORE_FAILURES as e:
         print(f"ERROR alerts and metrics could not read the store this cycle: {e}", file=sys.stderr, flush=True)
         return False
     return delivered
@@ -168,7 +168,7 @@ def cmd_collect(args: argparse.Namespace) -> int:
         if keeper is not None:
             try:
                 keeper.leave()
-            except (StoreError, *DB_ERRORS):  # type: ignore[misc]
+            except STORE_FAILURES:
                 pass   # the store is gone: the leases expire by themselves
 
 
@@ -212,7 +212,7 @@ def _collect_loop(settings: config.Settings, store: Store, args: argparse.Namesp
             report = run_cycle(settings, store, on_result=lambda r: print(_target_line(r), flush=True), only=only)
             for line in report.notes:
                 print(line, flush=True)
-        except (StoreError, *DB_ERRORS, OSError) as e:  # type: ignore[misc]
+        except (*STORE_FAILURES, OSError) as e:
             if not interval:
                 raise
             # A long-running collector outlives a full disk or a locked file: say so, try next cycle.

@@ -520,8 +520,9 @@ def run_cycle(settings: Settings, store: Store, session_factory: SessionFactory 
     """
     now = clock()
     report = CycleReport(store.begin_cycle(now), started_at=now)
-    org = organization.plan(settings, store.health(), now, discover, key=store.label,
-                            marked=store.latest_errors() if any(t.organization for t in settings.targets) else ())
+    orgs = any(t.organization for t in settings.targets)   # what discovery needs from the store, only then
+    org = organization.plan(settings, store.health() if orgs else (), now, discover, key=store.label,
+                            marked=store.latest_errors() if orgs else ())
     report.notes = org.lines
     wanted = _wanted(only)
     pairs = [(t, region) for t in org.targets for region in t.regions if wanted(t.name, region)]

@@ -469,7 +469,6 @@ MIGRATIONS.append("""
 WRITES_KEPT_S = 86400   # data_writes rows older than this are pruned at the hourly rollup
 
 
-DB_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, psycopg.Error)   # what a store's database raises
 
 
 # Store.functions' per-process copies: (store, account, region) -> (the rows' marker, the functions)
@@ -482,6 +481,10 @@ def _functions_key(account: str, region: str) -> str:
 
 class StoreError(Exception):
     """The store file cannot be opened or is from a newer headroom."""
+
+
+DB_ERRORS = (sqlite3.Error, psycopg.Error)       # what a store's database raises
+STORE_FAILURES = (StoreError, *DB_ERRORS)       # what any store operation may raise
 
 
 class Store:

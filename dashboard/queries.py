@@ -99,7 +99,7 @@ review.__name__ = "review"
 
 
 def targets_by_key(cfg: str, start: int, end: int) -> dict[tuple[str | None, str], rv.TargetReview]:
-    """The review's targets by (account, region) (the first of each, as target() finds it)."""
+    """The review's targets by (account, region) (the first of each)."""
     out: dict[tuple[str | None, str], rv.TargetReview] = {}
     for t in review(cfg, start, end).targets:
         out.setdefault((t.account, t.region), t)
@@ -107,7 +107,7 @@ def targets_by_key(cfg: str, start: int, end: int) -> dict[tuple[str | None, str
 
 
 def target(cfg: str, start: int, end: int, account: str, region: str) -> rv.TargetReview | None:
-    return next((t for t in review(cfg, start, end).targets if (t.account, t.region) == (account, region)), None)
+    return targets_by_key(cfg, start, end).get((account, region))
 
 
 @_cached

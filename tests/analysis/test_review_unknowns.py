@@ -1,7 +1,7 @@
 """Never a false OK: what the review says when it does not know (small literal stores)."""
 import pytest
 
-from analysis import review, triage
+from analysis import review
 from collectors.config import DEFAULT_THRESHOLDS
 from collectors.model import CollectError
 from collectors.store import Store
