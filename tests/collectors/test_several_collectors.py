@@ -161,7 +161,10 @@ def test_three_collectors_one_killed_its_targets_are_taken_over_within_the_lease
         for a, r in db.rows("SELECT DISTINCT account, region FROM accounts"):
             ranges = db.rows("SELECT start, end FROM series_coverage WHERE account = ? AND region = ? AND "
                              "scope = 'account' AND end > ? ORDER BY start", (a, r, int(t_kill) // 60 * 60 - 60))
-            if len(ranges) != 1 or ranges[0][0] > int(t_kill) // 60 * 60 - 60 or ranges[0][1] < int(t_end) // 60 * 60:
+            # one unbroken range from before the kill to the minute the latest cycle reached (a cycle ran within
+            # EVERY + SLACK of t_end; it covers up to its own minute, not t_end's when the minute just turned)
+            if len(ranges) != 1 or ranges[0][0] > int(t_kill) // 60 * 60 - 60 or \
+                    ranges[0][1] < int(t_end - EVERY - SLACK) // 60 * 60:
                 holes.append((a, r, ranges))
         rv = review_at(cfg, t_end)
         stale = [(t["target"], t["region"]) for t in rv["targets"] if t["health"]["stale"]]
