@@ -1172,38 +1172,61 @@ class Store:
         """(metric, dim, resource) -> (sum, max) of the points whose bucket starts in [start, end).
 
         Whole days come from summary_86400, whole hours from the series-hour rows' summaries, only the
-        partial hours at the edges from the points: a 30-day window reads about 30 + 48 rows per series.
+        partial hours at the edges from the points: a 30-day window reads about 30 + 48 rows per series,
+        in one ranged read per series and table (the edge rows come with the whole hours' sums).
         """
         h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
+        if h0 >= h1:   # within an hour or across one boundary: every row is an edge
+            return self._edge_aggregates(account, region, start, end)
+        d0, d1 = -(-h0 // 86400) * 86400, h1 // 86400 * 86400
+        # (table, rows from, rows to, whole rows from, whole rows to): rows outside the whole range are edges
+        passes = [("points_hour", start - start % 3600, d0, h0, d0), ("summary_86400", d0, d1, d0, d1),
+                  ("points_hour", d1, end, d1, h1)] if d0 < d1 else [("points_hour", start - start % 3600, end, h0, h1)]
+        whole: dict[tuple[str, str, str], tuple[float, float]] = {}
+        first: dict[tuple[str, str, str], tuple[int, bytes]] = {}   # the start edge's row
+        last: dict[tuple[str, str, str], tuple[int, bytes]] = {}    # the end edge's row
+        for table, lo, hi, w0, w1 in passes:
+            whole_only = (lo, hi) == (w0, w1)   # no edge row: plain sums (a day table, or hours on hours)
+            cols = "SUM(x.total), MAX(x.peak), NULL, NULL" if whole_only else (
+                "SUM(CASE WHEN x.ts >= ? AND x.ts < ? THEN x.total END), "
+                "MAX(CASE WHEN x.ts >= ? AND x.ts < ? THEN x.peak END), "
+                "MAX(CASE WHEN x.ts < ? THEN x.data END), MAX(CASE WHEN x.ts >= ? THEN x.data END)")
+            args = () if whole_only else (w0, w1, w0, w1, w0, w1)
+            for m, d, r, total, peak, e0, e1 in self.conn.execute(
+                    f"SELECT s.metric, s.dim, s.resource, {cols} FROM series s CROSS JOIN {table} x "
+                    f"ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? WHERE s.account = ? AND s.region = ? "
+                    f"GROUP BY s.id", (*args, lo, hi, account, region)):
+                key = (m, d, r)
+                if total is not None:
+                    have = whole.get(key)
+                    whole[key] = (total, peak) if have is None else (have[0] + total, max(have[1], peak))
+                if e0 is not None:
+                    first[key] = (lo, e0)
+                if e1 is not None:
+                    last[key] = (w1, e1)
+        out = whole
+        for rows, lo, hi in ((first, start, h0), (last, h1, end)):   # the partial hours: in C, over slices
+            for key, (h, data) in rows.items():
+                total, peak = out.get(key, (None, None))
+                for vals in block_slices(data, max(lo - h, 0), min(hi - h, 3600)):
+                    # sum from the running total: the same additions, in the same order, as point by point
+                    total = float(sum(vals)) if total is None else sum(vals, total)
+                    peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
+                if total is not None and peak is not None:
+                    out[key] = (total, peak)
+        return out
+
+    def _edge_aggregates(self, account: str, region: str, start: int, end: int
+                         ) -> dict[tuple[str, str, str], tuple[float, float]]:
+        """aggregates() of a window with no whole hour: every row it touches is read in part."""
         out: dict[tuple[str, str, str], tuple[float, float]] = {}
-
-        def add(key: tuple[str, str, str], total: float, peak: float) -> None:
-            have = out.get(key)
-            out[key] = (total, peak) if have is None else (have[0] + total, max(have[1], peak))
-
-        edges = [(start, end)] if h0 >= h1 else [(start, h0), (h1, end)]
-        parts: list[tuple[str, int, int]] = []
-        if h0 < h1:
-            d0, d1 = -(-h0 // 86400) * 86400, h1 // 86400 * 86400
-            parts = [("points_hour", h0, d0), ("summary_86400", d0, d1), ("points_hour", d1, h1)] if d0 < d1 \
-                else [("points_hour", h0, h1)]
-        for source, lo, hi in parts:
-            if lo < hi:
-                for m, d, r, total, peak in self.conn.execute(
-                        f"SELECT s.metric, s.dim, s.resource, SUM(x.total), MAX(x.peak) FROM series s "
-                        f"CROSS JOIN {source} x ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? "
-                        f"WHERE s.account = ? AND s.region = ? GROUP BY s.id", (lo, hi, account, region)):
-                    add((m, d, r), total, peak)
-        for lo, hi in edges:   # the partial hours: the part of each row inside the window, in C
-            if lo < hi:
-                for m, d, r, h, data in self._hour_rows(account, region, lo - lo % 3600, hi):
-                    total, peak = out.get((m, d, r), (None, None))
-                    for vals in block_slices(data, max(lo - h, 0), min(hi - h, 3600)):
-                        # sum from the running total: the same additions, in the same order, as point by point
-                        total = float(sum(vals)) if total is None else sum(vals, total)
-                        peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
-                    if total is not None and peak is not None:
-                        out[(m, d, r)] = (total, peak)
+        for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end):
+            total, peak = out.get((m, d, r), (None, None))
+            for vals in block_slices(data, max(start - h, 0), min(end - h, 3600)):
+                total = float(sum(vals)) if total is None else sum(vals, total)
+                peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
+            if total is not None and peak is not None:
+                out[(m, d, r)] = (total, peak)
         return out
 
     def group_peaks(self, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:
