@@ -62,6 +62,7 @@ CHECKS: tuple[Check, ...] = (
           source="live"),
 )
 CHECK = {c.kind: c for c in CHECKS}
+CHECKS_OF = {subject: tuple(c for c in CHECKS if c.subject == subject) for subject in ("account", "function", "queue")}
 
 
 @dataclass(frozen=True)
@@ -362,22 +363,22 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
         age = max_age_s if scope == "account" else fn_age_s
         return "complete" if span - secs - tail <= 0 and tail <= age else "partial"
 
-    # Indexed once: a review asks ~12 figures per function, and scanning every series for each
-    # one is O(functions x series).
-    by_metric: dict[str, list[tuple[str, str, float, float]]] = defaultdict(list)
-    by_dim: dict[tuple[str, str], list[tuple[str, float, float]]] = defaultdict(list)
-    for (m, d, res), (sm, mx) in agg.items():
-        by_metric[m].append((d, res, sm, mx))
-        by_dim[(m, d)].append((res, sm, mx))
+    # Summed and maxed once per (metric, dim): a review asks ~12 figures of each of thousands of functions.
+    sums: dict[tuple[str, str], float] = {}
+    peaks: dict[tuple[str, str], float] = {}
+    metric_sums: dict[str, float] = {}
+    for (m, d, _res), (sm, mx) in agg.items():
+        md = (m, d)
+        sums[md] = sums.get(md, 0) + sm          # the order and start of sum(): the same float
+        peaks[md] = max(peaks[md], mx) if md in peaks else mx
+        metric_sums[m] = metric_sums.get(m, 0) + sm
 
     def total(metric: str, dim: str | None = None) -> float:
         """Sum over the window over every matching series (0 without points: knownness is decided apart)."""
-        if dim is None:
-            return sum(sm for _, _, sm, _ in by_metric.get(metric, ()))
-        return sum(sm for _, sm, _ in by_dim.get((metric, dim), ()))
+        return metric_sums.get(metric, 0) if dim is None else sums.get((metric, dim), 0)
 
     def peak(metric: str, dim: str = "") -> float:
-        return max((mx for _, _, mx in by_dim.get((metric, dim), ())), default=0.0)
+        return peaks.get((metric, dim), 0.0)
 
     functions = store.functions(account, region)
     prov_rows = store.provisioned(account, region)
@@ -397,7 +398,7 @@ def _target(store: Store, key: tuple[str, str], h: dict[str, Any] | None, acc: d
 
     def check(subject: str, obj: Any, name: str) -> list[Finding]:
         """Walk the CHECKS of one subject kind over one subject; what is not ok becomes a finding."""
-        return [x for c in CHECKS if c.subject == subject if (x := _grade(c, obj, name, th, account, region))]
+        return [x for c in CHECKS_OF[subject] if (x := _grade(c, obj, name, th, account, region))]
 
     # Dead-letter queues and on-failure destinations first, once each however many functions feed
     # them: a function's status includes its queues' (what waits there is its events).
