@@ -1190,7 +1190,7 @@ class Store:
             cols = "SUM(x.total), MAX(x.peak), NULL, NULL" if whole_only else (
                 "SUM(CASE WHEN x.ts >= ? AND x.ts < ? THEN x.total END), "
                 "MAX(CASE WHEN x.ts >= ? AND x.ts < ? THEN x.peak END), "
-                "MAX(CASE WHEN x.ts < ? THEN x.data END), MAX(CASE WHEN x.ts >= ? THEN x.data END)")
+                f"{self._one_blob('x.ts < ?')}, {self._one_blob('x.ts >= ?')}")
             args = () if whole_only else (w0, w1, w0, w1, w0, w1)
             for m, d, r, total, peak, e0, e1 in self.conn.execute(
                     f"SELECT s.metric, s.dim, s.resource, {cols} FROM series s CROSS JOIN {table} x "
@@ -1215,6 +1215,11 @@ class Store:
                 if total is not None and peak is not None:
                     out[key] = (total, peak)
         return out
+
+    def _one_blob(self, cond: str) -> str:
+        """SQL for the one x.data of a group's rows that meet `cond` (NULL if none): PostgreSQL has no MAX
+        of bytea."""
+        return f"(array_agg(x.data) FILTER (WHERE {cond}))[1]" if self.url else f"MAX(CASE WHEN {cond} THEN x.data END)"
 
     def _edge_aggregates(self, account: str, region: str, start: int, end: int
                          ) -> dict[tuple[str, str, str], tuple[float, float]]:

@@ -236,6 +236,25 @@ def test_summaries_give_what_the_points_give_for_any_window(tmp_path_factory, wr
     s.close()
 
 
+def test_aggregates_over_edges_hours_and_days_on_both_backends(store):
+    """A window with a partial first hour, whole hours, whole days and a partial last hour is read in one
+    ranged read per table, the edge rows with the whole hours' sums (PostgreSQL has no MAX of bytea: its
+    own form): on both backends the figures are a scan of the points."""
+    cid = store.begin_cycle(T0)
+    day = T0 - T0 % 86400 + 86400
+    pts = [Point(m, "a", "", day - 7200 + i * 60, float(i % 9 + (m == "Throttles")))
+           for m in ("Throttles", "ConcurrentExecutions") for i in range(0, 3 * 24 * 60 + 240, 7)]
+    store.write_target(cid, result([fn("a")], pts))
+    for start, end in [(day - 3590, day + 2 * 86400 + 130), (day - 30, day + 7000), (day + 61, day + 119),
+                       (day + 600, day + 4000), (day, day + 86400)]:
+        want: dict[tuple[str, str, str], tuple[float, float]] = {}
+        for p in pts:
+            if start <= p.ts < end and p.value:
+                total, top = want.get((p.metric, "a", ""), (0.0, p.value))
+                want[(p.metric, "a", "")] = (total + p.value, max(top, p.value))
+        assert store.aggregates(ACCOUNT, REGION, start, end) == want, (start - day, end - day)
+
+
 def test_only_changed_function_rows_are_written(store):
     cid = store.begin_cycle(T0)
     store.write_target(cid, result([fn("a"), fn("b"), fn("c", groups={"prefix": "c"})], now=T0))
