@@ -5,10 +5,11 @@ formats or draws. Unknown stays None (never 0): a window that was not collected 
 """
 from __future__ import annotations
 
+import heapq
 import time
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -317,13 +318,21 @@ class CodeHolder:
     share_of_used: float | None  # of the account's code storage used (0-1)
 
 
-def code_holders(t: TargetReview, n: int = 20) -> list[CodeHolder]:
-    """The n functions holding the most code storage, every version counted, largest first."""
+def code_holders(t: TargetReview, n: int = 20, keep: Callable[[FunctionReview], bool] | None = None
+                 ) -> list[CodeHolder]:
+    """The n functions (of those `keep` keeps) holding the most code storage, every version counted, largest
+    first."""
     used = t.code_storage_used_bytes
-    fs = sorted(t.functions, key=lambda f: (-f.code_size_all_versions_bytes, f.name))[:n]
+    fs = heapq.nsmallest(n, t.functions if keep is None else filter(keep, t.functions),
+                         key=lambda f: (-f.code_size_all_versions_bytes, f.name))
     return [CodeHolder(f.name, f.groups.get("prefix"), f.code_size_bytes, f.code_size_all_versions_bytes,
                        max(0, f.code_size_all_versions_bytes - f.code_size_bytes), f.version_count,
                        f.code_size_all_versions_bytes / used if used else None) for f in fs]
+
+
+def old_versions_bytes(t: TargetReview) -> int:
+    """What deleting every function's unused versions would free."""
+    return sum(max(0, f.code_size_all_versions_bytes - f.code_size_bytes) for f in t.functions)
 
 
 @dataclass

@@ -81,7 +81,7 @@ for i, tinfo in enumerate(ordered):
     gm = sel.group_map(a, r)
     groups = [g for g in queries.groups(cfg, sel.start, sel.end, a, r, sel.group_by)
               if not sel.groups or g.name in sel.groups]
-    holders = [h for h in triage.code_holders(t, 10_000) if sel.keep(h.function, gm.get(h.function))][:20]
+    holders = triage.code_holders(t, 20, lambda f: sel.keep(f.name, gm.get(f.name)))
     over = [o for o in triage.over_reserved(t) if sel.keep(o.function, gm.get(o.function))]
     sections.append(report.Section(t, trends, groups, holders, over))
     if i not in tab_of:
@@ -136,7 +136,7 @@ for i, tinfo in enumerate(ordered):
                 st.caption("Not enough code storage snapshots yet to draw growth (one is kept per hour of "
                            "collection).")
         with c2:
-            freed = sum(h.old_versions_bytes for h in triage.code_holders(t, 10_000))
+            freed = triage.old_versions_bytes(t)
             st.markdown(f"Used **{fmt.gb(t.code_storage_used_bytes)}** of {fmt.gb(t.code_storage_limit_bytes, 0)} "
                         f"({fmt.ratio_pct(t.code_storage_used_bytes, t.code_storage_limit_bytes)}). Old versions "
                         f"hold **{fmt.gb(freed)}**: deleting unused versions frees that.")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import review, triage
+from analysis import history, review, triage
 from collectors import config
 from collectors.config import Grouping, PrefixRule
 from collectors.model import CollectError, TargetResult
@@ -83,6 +83,10 @@ def test_code_holders_and_over_reserved(seeded):
     assert [x.function for x in h] == ["reports-nightly", "legacy-cron"]
     assert h[0].old_versions_bytes == 5 * 1024 ** 3 - 50_000_000 and h[0].version_count == 40
     assert h[0].share_of_used == pytest.approx(5 / 62)
+    every = triage.code_holders(t[PROD], 10_000)
+    assert [x.function for x in triage.code_holders(t[PROD], 1, lambda f: f.name != "reports-nightly")] == \
+        ["legacy-cron"]   # the largest of those kept
+    assert triage.old_versions_bytes(t[PROD]) == sum(x.old_versions_bytes for x in every) == 5 * 1024 ** 3 - 50_000_000
     assert [(o.function, o.reserved, o.unused) for o in triage.over_reserved(t[PROD])] == \
         [("reports-nightly", 300, 288), ("payments-api-refund", 20, 15)]
     assert triage.over_reserved(t[PROD], min_unused=20) == triage.over_reserved(t[PROD])[:1]
@@ -130,6 +134,21 @@ def test_limit_trends(seeded):
     assert tr["code_storage"].limit == 80_530_636_800
     assert tr["code_storage"].slope_per_week > 0 and tr["code_storage"].weeks_until > 0
     assert len(tr["concurrency"].weeks) == 4 and tr["concurrency"].weeks[0][1] is None   # before the history
+
+
+def test_weekly_peaks_from_hour_summaries_equal_the_points(seeded):
+    """An account series' weekly peaks come from its hours' summaries: the same weeks, values and gaps as
+    rolling every point up; a metric of several series (a sum per minute) still reads the points."""
+    s, store, start, end, t, m = seeded
+    acct = t[PROD].account
+    for metric in ("AccountConcurrentExecutions", "ClaimedAccountConcurrency", "Throttles"):
+        w1 = history.week_start(end) + history.WEEK
+        w0 = w1 - 6 * history.WEEK
+        points = history.timeseries(store, acct, "us-east-1", metric, w0, w1, history.WEEK,
+                                    bucket_start=history.week_start)
+        assert history.weekly_peaks(store, acct, "us-east-1", metric, 6, end) == points
+        assert any(v for _, v in points) and points[0][1] is None   # values, and a week before the history
+    assert store.hour_summaries(acct, "us-east-1", "ConcurrentExecutions", w0, w1) is None   # one per function
 
 
 def test_data_status_and_version(tmp_path: Path):

@@ -39,10 +39,16 @@ def test_timeseries_keeps_gaps_and_labels_limits():
     assert fig.data[0].connectgaps is False
     assert math.isnan(fig.data[0].y[1]) and fig.data[0].y[3] == 0.0
     assert [a.text for a in fig.layout.annotations] == ["limit 1,000"]
+    line = fig.layout.shapes[0]   # across the whole plot, at the limit
+    assert (line.type, line.xref, line.x0, line.x1, line.yref, line.y0, line.y1) == \
+        ("line", "x domain", 0, 1, "y", 1000, 1000)
     assert fig.layout.title.text == "Concurrency &lt;b&gt;"
     assert charts.gaps(df) == [(idx[1], idx[2])]
     charts.shade_gaps(fig, df, 60)
     assert any(a.text == "not collected" for a in fig.layout.annotations)
+    band = fig.layout.shapes[1]   # the gap's buckets, the whole height
+    assert (band.type, band.yref, band.y0, band.y1) == ("rect", "y domain", 0, 1)
+    assert (pd.Timestamp(band.x0), pd.Timestamp(band.x1)) == (idx[1], idx[2] + pd.Timedelta(seconds=60))
 
 
 def test_budget_and_allocation_charts():
