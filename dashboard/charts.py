@@ -61,12 +61,15 @@ def timeseries(df: pd.DataFrame, title: str, unit: str = "count", limits: Sequen
                height: int = 320, kind: str = "line") -> go.Figure:
     """df: index = timestamps (UTC datetimes), one column per series, NaN = not collected (a gap)."""
     fig = go.Figure(layout=_layout(title, UNIT_LABEL.get(unit, unit), height, showlegend=len(df.columns) > 1))
+    # the times as the ISO text plotly would write for them, once: Streamlit deep-copies every figure, and
+    # a Timestamp at a time that was most of a chart's cost
+    xs = [t.isoformat() for t in df.index] if isinstance(df.index, pd.DatetimeIndex) else df.index
     for i, col in enumerate(df.columns):
         color = PALETTE[i % len(PALETTE)]
         if kind == "bar":
-            fig.add_trace(go.Bar(x=df.index, y=df[col], name=plain(col), marker_color=color))
+            fig.add_trace(go.Bar(x=xs, y=df[col].to_numpy(), name=plain(col), marker_color=color))
         else:
-            fig.add_trace(go.Scatter(x=df.index, y=df[col], name=plain(col), mode="lines", connectgaps=False,
+            fig.add_trace(go.Scatter(x=xs, y=df[col].to_numpy(), name=plain(col), mode="lines", connectgaps=False,
                                      line={"color": color, "width": 2, "shape": "hv"}))
     for value, label in limits:
         if value is not None:
