@@ -141,6 +141,23 @@ def write_query_params() -> None:
 
 
 # -- the window ----------------------------------------------------------------------------------
+RECENT_S = 900   # a preset window a page showed this recently has its review warmed after each cycle
+_shown: dict[tuple[str, str], float] = {}   # (config, preset window) -> when a page last showed it
+
+
+def shown(cfg: str, window: str) -> None:
+    """A page shows this window's data (dashboard/warm.py keeps the recent presets' reviews warm)."""
+    if cfg and window in WINDOWS:
+        _shown[(cfg, window)] = time.monotonic()
+
+
+def recent_windows(cfg: str) -> list[str]:
+    """The default window, then every preset window a page of this config showed in the last RECENT_S."""
+    now = time.monotonic()
+    recent = {w for (c, w), t in list(_shown.items()) if c == cfg and now - t <= RECENT_S}
+    return [str(DEFAULTS["window"]), *(w for w in WINDOWS if w in recent and w != DEFAULTS["window"])]
+
+
 def window_bounds(window: str, frm: str, to: str, now: float) -> tuple[int, int]:
     """[start, end) for a preset (as `check --window` computes it) or a custom UTC date range."""
     if window in WINDOWS:
@@ -227,6 +244,7 @@ def sidebar(ctx: Context) -> Selection:
                        placeholder="all groups")
         st.text_input("Function search", **_bind("q"), placeholder="part of a function name")
         start, end = window_bounds(ss["window"], ss["from"], ss["to"], queries.now())
+        shown(cfg, ss["window"])
         if cfg:
             freshness(cfg)
     write_query_params()
@@ -244,6 +262,7 @@ def selection(ctx: Context) -> Selection:
     if ss["window"] not in WINDOW_OPTIONS:
         ss["window"] = DEFAULTS["window"]
     start, end = window_bounds(ss["window"], ss["from"], ss["to"], queries.now())
+    shown(cfg, ss["window"])
     return Selection(ctx, cfg, ss["account"], ss["region"], ss["window"], start, end, ss["group_by"], [], "",
                      sel_targets)
 

@@ -1,10 +1,12 @@
 """Warm the review after each cycle, so that the first page load after it does not pay for it.
 
 At 10,000 functions the review takes seconds (BENCHMARKS.md, section 5); it depends on the store's data and
-the window's minute. One daemon thread per dashboard process watches both and computes the default
-window's review (the one `queries.review` caches for every session) once the store has been quiet for
-a poll (a cycle writes its targets one by one: one review per cycle, not one per target): a page opened or
-refreshed after a cycle lands then finds it ready. Other windows are computed when asked for.
+the window's minute. One daemon thread per dashboard process watches both and computes the reviews (the ones
+`queries.review` caches for every session) once the store has been quiet for a poll (a cycle writes its
+targets one by one: one review per cycle, not one per target): a page opened or refreshed after a cycle
+lands then finds it ready. It warms the default window, and each preset window a page showed in the last
+quarter of an hour (state.recent_windows: the 7-day view someone has open is warm too, a 30-day one
+nobody looks at costs nothing). Custom date ranges are computed when asked for.
 """
 from __future__ import annotations
 
@@ -23,14 +25,16 @@ POLL_S = 2.0
 
 
 def warm_once(cfg: str, last: Any, before: Any = None) -> Any:
-    """Compute the default window's review unless it is the one computed for `last` (the store's write
-    marker and the window), or the marker has moved since the previous poll's (`before`: a cycle still
-    writing); returns what it was computed for (None: nothing to review yet)."""
-    start, end = state.window_bounds(str(state.DEFAULTS["window"]), "", "", queries.now())
-    seen = (queries.version(cfg), start, end)
+    """Compute the reviews of the default and recently shown windows unless they are those computed for
+    `last` (the store's write marker and the windows' bounds), or the marker has moved since the previous
+    poll's (`before`: a cycle still writing); returns what it was computed for (None: nothing to review yet)."""
+    now = queries.now()
+    bounds = tuple(state.window_bounds(w, "", "", now) for w in state.recent_windows(cfg))
+    seen = (queries.version(cfg), bounds)
     if seen[0] is None or seen == last or (before is not None and before != seen[0]):
         return last
-    queries.review(cfg, start, end)
+    for start, end in bounds:   # cached on the marker: a window already computed for it costs a lookup
+        queries.review(cfg, start, end)
     return seen
 
 

@@ -11,7 +11,7 @@ import streamlit as st
 from analysis import review as rv
 from collectors.model import Covered, Point, TargetResult
 from collectors.store import Store
-from dashboard import queries, warm
+from dashboard import queries, state, warm
 from tests.dashboard.seed import PROD, seed
 
 
@@ -57,3 +57,28 @@ def test_the_first_page_load_after_a_cycle_reads_the_warmed_review(counted, run_
     assert moving == last and len(calls) == 1
     quiet = warm.warm_once(cfg, last, before=queries.version(cfg))   # quiet for a poll: the cycle is in
     assert quiet != last and quiet[0] == queries.version(cfg) and len(calls) == 2
+
+
+def test_a_window_someone_looks_at_is_warmed_too_and_forgotten_after_a_while(counted, run_page, monkeypatch):
+    """The 7-day view a visitor has open gets its review computed after each cycle as the default does;
+    once no page has shown it for RECENT_S, only the default window is warmed."""
+    cfg, minute, calls = counted
+    monkeypatch.setattr(queries, "now", lambda: minute + 30.0)
+    monkeypatch.setattr(state, "_shown", {})
+    last = warm.warm_once(cfg, None)
+    day, week = rv.window(minute + 30.0, 86400), rv.window(minute + 30.0, 7 * 86400)
+    assert calls == [day]
+    run_page("overview", config=Path(cfg), window="7d")   # a visitor opens the 7-day view: computed there
+    assert calls == [day, week]
+    assert state.recent_windows(cfg) == ["24h", "7d"]
+    st.cache_data.clear()
+    st.cache_resource.clear()                               # as a new cycle would make them stale
+    last = warm.warm_once(cfg, last)
+    assert calls == [day, week, day, week]                  # both warmed again
+    assert warm.warm_once(cfg, last) == last and len(calls) == 4
+    clock = time.monotonic() + state.RECENT_S + 1           # a quarter of an hour later, nobody on 7 d
+    monkeypatch.setattr(state.time, "monotonic", lambda: clock)
+    assert state.recent_windows(cfg) == ["24h"]
+    st.cache_resource.clear()
+    warm.warm_once(cfg, last)
+    assert calls[4:] == [day]
