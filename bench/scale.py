@@ -31,8 +31,11 @@ What it does, in order (every figure is printed as it is measured; the last line
     fleet.toml, the pages' clock pinned just after the last cycle) for every page and window
     (24h, 7d, 30d), three ways: *cold* (the first load after a cycle: every Streamlit cache cleared, a new
     session opening on that page), *nav* (the review already cached: the session opened the Overview
-    first, then switches to the page — what a user clicking through sees) and *warm* (the same page
-    again, everything cached). p50/p95 over --runs runs. Then `review()` alone per window, and a
+    first, then switches to the page — what a user clicking through sees), *warmed* (the first load
+    after a cycle once the dashboard's warmer has computed the review, as dashboard/warm.py does after
+    each cycle for the default window and the windows someone viewed lately; the warmer's own time, the
+    wait after a cycle before pages are this fast, is `warmer_s`) and *warm* (the same page again,
+    everything cached). p50/p95 over --runs runs. Then `review()` alone per window, and a
     cProfile of the slowest cold 24 h page (the profiler enabled in the script's thread).
  6. **Hourly rollup**: `Store.rollup` when the clock moves by an hour (an hour of 1-minute points moves
     to 5 minutes, and with 30 days an hour of 5-minute points to hourly), median of --runs.
@@ -407,6 +410,7 @@ class Pages:
         os.environ["HEADROOM_WARM"] = "0"   # cold means cold: no warming thread computing the review meanwhile
         queries.now = lambda: clock      # the pages' clock: just after the last cycle
         self.st, self.AppTest, self.fn = st, AppTest, fn
+        self.cfg = str(Path(cfg).resolve())
         self.profiler: cProfile.Profile | None = None
         from streamlit.testing.v1 import local_script_runner as lsr
         orig = lsr.LocalScriptRunner._run_script_thread
@@ -461,19 +465,27 @@ class Pages:
 
     def once(self, page: str, window: str, more: bool = True) -> dict[str, float]:
         """cold (first load after a cycle), and with `more` nav (review cached: opened on the Overview,
-        then this page) and warm (the same page again, all cached)."""
+        then this page), warmed (first load after the warmer ran; warmer: its time) and warm (the same
+        page again, all cached)."""
+        from dashboard import state, warm as warmer
         self.clear()
         at = self.new(page, window)
         cold = self.go(at, page)
         if not more:
             return {"cold": cold}
         warm = self.go(at, page)
+        self.clear()
+        state.shown(self.cfg, window)   # someone has this window open: the warmer keeps it
+        t0 = time.perf_counter()
+        warmer.warm_once(self.cfg, None)
+        warmer_s = time.perf_counter() - t0
+        warmed = self.go(self.new(page, window), page)
         if page == "overview":   # the Overview computes the review itself: no "review cached" run
-            return {"cold": cold, "warm": warm}
+            return {"cold": cold, "warmed": warmed, "warmer": warmer_s, "warm": warm}
         self.clear()
         at = self.new(page, window)
         self.go(at, "overview")
-        return {"cold": cold, "nav": self.go(at, page), "warm": warm}
+        return {"cold": cold, "nav": self.go(at, page), "warmed": warmed, "warmer": warmer_s, "warm": warm}
 
     def profile(self, page: str, window: str, out: Path) -> str:
         self.clear()
@@ -619,7 +631,8 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
     cfg = write_config(tmp, db)
     settings = load(cfg)
     pages = Pages(cfg, clock, fleet.busiest(0))
-    times: dict[str, dict[str, dict[str, list[float]]]] = {p: {w: {"cold": [], "nav": [], "warm": []} for w in windows}
+    modes = ("cold", "nav", "warmed", "warmer", "warm")
+    times: dict[str, dict[str, dict[str, list[float]]]] = {p: {w: {k: [] for k in modes} for w in windows}
                                                            for p in PAGES}
     for w in windows:
         for i in range(runs):
@@ -630,9 +643,10 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
                 log(f"  {page} {w} run {i + 1}: " + ", ".join(f"{k} {v:.2f} s" for k, v in r.items()))
         for page in PAGES:
             t = times[page][w]
-            nav, warm = (f"{pct(t[k], .5):6.2f} s" if t[k] else "   n/a" for k in ("nav", "warm"))
+            nav, warmed, warmer, warm = (f"{pct(t[k], .5):6.2f} s" if t[k] else "   n/a"
+                                         for k in ("nav", "warmed", "warmer", "warm"))
             log(f"[page] {page:<9} {w:>4}: cold p50 {pct(t['cold'], .5):6.2f} s p95 {pct(t['cold'], .95):6.2f} | "
-                f"review cached p50 {nav} | warm p50 {warm}")
+                f"review cached p50 {nav} | after the warmer p50 {warmed} (the warmer {warmer}) | warm p50 {warm}")
     revs: dict[str, list[float]] = {}
     st = Store(db, readonly=True)
     for w in windows:
@@ -689,6 +703,8 @@ def run(tmp: Path, n: int, days: float, runs: int, windows: list[str], reuse: bo
         "review_s": {w: round(statistics.median(v), 4) for w, v in revs.items()},
         "pages_p50_s": q("cold", .5), "pages_p95_s": q("cold", .95),
         "pages_review_cached_p50_s": q("nav", .5), "pages_warm_p50_s": q("warm", .5),
+        "pages_after_warmer_p50_s": q("warmed", .5), "pages_after_warmer_p95_s": q("warmed", .95),
+        "warmer_s": q("warmer", .5),
         "slowest_page_24h": slowest, "bench_rss_mb": round(bench_rss, 1),
     }
 

@@ -34,6 +34,7 @@ def test_scale_quick_prints_the_figures(tmp_path: Path) -> None:
                 assert out["pages_p95_s"][page][w] >= out["pages_p50_s"][page][w]
     for page in PAGES:   # --quick: the warm and review-cached runs in the first window only
         assert out["pages_warm_p50_s"][page]["24h"] > 0
+        assert out["pages_after_warmer_p50_s"][page]["24h"] > 0 and out["warmer_s"][page]["24h"] > 0
         if page != "overview":   # the session opened on the Overview, then this page
             assert out["pages_review_cached_p50_s"][page]["24h"] > 0
     assert set(out["review_s"]) == set(WINDOWS) and all(v > 0 for v in out["review_s"].values())
