@@ -184,14 +184,10 @@ def dead_letter_queues(store: Store, t: TargetReview, start: int, end: int) -> l
         for arn in {f.dlq_arn, f.on_failure_arn}:
             if arn is not None:
                 feeders[arn].append(f.name)
-    ages: dict[str, float] = {}
-    peaks: dict[str, float] = {}
-    for metric, dim, _, ts, v, _ in sorted(store.series_points(_account(t), t.region, ["DLQOldestAge", "DLQVisible"],
-                                                         start, end), key=lambda p: p[3]):
-        if metric == "DLQOldestAge":
-            ages[dim] = v   # the latest wins
-        else:
-            peaks[dim] = max(peaks.get(dim, v), v)
+    # the latest age and the peak depth of each queue, from the series-hours' summaries and one row each
+    ages = {dim: v for (dim, _), v in store.latest_values(_account(t), t.region, "DLQOldestAge", start, end).items()}
+    peaks = {dim: peak for (_, dim, _), (_, peak) in
+             store.aggregates(_account(t), t.region, start, end, ["DLQVisible"]).items()}
     reviewed = {qr.arn: qr for qr in t.queues}
     rows = []
     for q in store.queues(_account(t), t.region):

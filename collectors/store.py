@@ -1167,9 +1167,10 @@ class Store:
                 if start <= ts < end:
                     yield m, d, r, ts, v, step
 
-    def aggregates(self, account: str, region: str, start: int, end: int
+    def aggregates(self, account: str, region: str, start: int, end: int, metrics: Sequence[str] | None = None
                    ) -> dict[tuple[str, str, str], tuple[float, float]]:
-        """(metric, dim, resource) -> (sum, max) of the points whose bucket starts in [start, end).
+        """(metric, dim, resource) -> (sum, max) of the points whose bucket starts in [start, end) (of these
+        `metrics` only, if given).
 
         Whole days come from summary_86400, whole hours from the series-hour rows' summaries, only the
         partial hours at the edges from the points: a 30-day window reads about 30 + 48 rows per series,
@@ -1177,7 +1178,9 @@ class Store:
         """
         h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
         if h0 >= h1:   # within an hour or across one boundary: every row is an edge
-            return self._edge_aggregates(account, region, start, end)
+            return self._edge_aggregates(account, region, start, end, metrics)
+        only, only_args = (f"AND s.metric IN ({','.join('?' * len(metrics))}) ", tuple(metrics)) if metrics \
+            else ("", ())
         d0, d1 = -(-h0 // 86400) * 86400, h1 // 86400 * 86400
         # (table, rows from, rows to, whole rows from, whole rows to): rows outside the whole range are edges
         passes = [("points_hour", start - start % 3600, d0, h0, d0), ("summary_86400", d0, d1, d0, d1),
@@ -1195,7 +1198,7 @@ class Store:
             for m, d, r, total, peak, e0, e1 in self.conn.execute(
                     f"SELECT s.metric, s.dim, s.resource, {cols} FROM series s CROSS JOIN {table} x "
                     f"ON x.series_id = s.id AND x.ts >= ? AND x.ts < ? WHERE s.account = ? AND s.region = ? "
-                    f"GROUP BY s.id", (*args, lo, hi, account, region)):
+                    f"{only}GROUP BY s.id", (*args, lo, hi, account, region, *only_args)):
                 key = (m, d, r)
                 if total is not None:
                     have = whole.get(key)
@@ -1221,17 +1224,35 @@ class Store:
         of bytea."""
         return f"(array_agg(x.data) FILTER (WHERE {cond}))[1]" if self.url else f"MAX(CASE WHEN {cond} THEN x.data END)"
 
-    def _edge_aggregates(self, account: str, region: str, start: int, end: int
+    def _edge_aggregates(self, account: str, region: str, start: int, end: int, metrics: Sequence[str] | None
                          ) -> dict[tuple[str, str, str], tuple[float, float]]:
         """aggregates() of a window with no whole hour: every row it touches is read in part."""
         out: dict[tuple[str, str, str], tuple[float, float]] = {}
-        for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end):
+        for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end, metrics or None):
             total, peak = out.get((m, d, r), (None, None))
             for vals in block_slices(data, max(start - h, 0), min(end - h, 3600)):
                 total = float(sum(vals)) if total is None else sum(vals, total)
                 peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
             if total is not None and peak is not None:
                 out[(m, d, r)] = (total, peak)
+        return out
+
+    def latest_values(self, account: str, region: str, metric: str, start: int, end: int
+                      ) -> dict[tuple[str, str], float]:
+        """(dim, resource) -> the value of each `metric` series' latest point in [start, end) (of two at one
+        time, the one a sort of (ts, value, step) puts last), reading one series-hour row per series."""
+        out: dict[tuple[str, str], float] = {}
+        for sid, d, r, h, data in self.conn.execute(
+                "SELECT s.id, s.dim, s.resource, x.ts, x.data FROM series s CROSS JOIN points_hour x "
+                "ON x.series_id = s.id AND x.ts = (SELECT MAX(y.ts) FROM points_hour y WHERE y.series_id = s.id "
+                "AND y.ts >= ? AND y.ts < ?) WHERE s.account = ? AND s.region = ? AND s.metric = ?",
+                (start - start % 3600, end, account, region, metric)):
+            inside = [p for p in block_points(h, data) if start <= p[0] < end]
+            if not inside:   # the newest row's points are all outside the window: read the series over it
+                inside = [(ts, v, step) for _m, _d, res, ts, v, step in self.series_points(
+                    account, region, [metric], start, end, [d]) if res == r]
+            if inside:
+                out[(d, r)] = max(inside)[1]
         return out
 
     def group_peaks(self, account: str, region: str, kind: str, start: int, end: int) -> dict[str, float]:

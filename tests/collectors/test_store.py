@@ -255,6 +255,29 @@ def test_aggregates_over_edges_hours_and_days_on_both_backends(store):
         assert store.aggregates(ACCOUNT, REGION, start, end) == want, (start - day, end - day)
 
 
+def test_latest_values_and_the_aggregates_of_some_metrics(store):
+    """A queue's latest age and peak depth are read from one row per series and the hours' summaries: the
+    same as the points give, when the newest row lies past the window's end, and of the metrics asked only."""
+    cid = store.begin_cycle(T0)
+    h = T0 - T0 % 3600 + 7200
+    pts = [Point("DLQOldestAge", "q1", "", h - 3600 + 60 * i, float(100 + i)) for i in range(0, 60, 3)] + \
+          [Point("DLQOldestAge", "q1", "", h + 600, 9.0),                    # the newest row: past the end below
+           Point("DLQOldestAge", "q2", "", h - 7200 + 120, 7.0),
+           Point("DLQVisible", "q1", "", h - 3000, 40.0), Point("DLQVisible", "q1", "", h + 60, 55.0),
+           Point("Throttles", "a", "", h - 60, 3.0)]
+    store.write_target(cid, result([fn("a")], pts))
+    for start, end in [(h - 7200, h + 300), (h - 3500, h + 3600), (h - 7000, h - 100), (h + 700, h + 900)]:
+        inside = sorted((p.ts, p.value, 60, p.dim) for p in pts if p.metric == "DLQOldestAge" and start <= p.ts < end)
+        want = {(d, ""): v for _, v, _, d in inside}   # by time: the latest wins
+        assert store.latest_values(ACCOUNT, REGION, "DLQOldestAge", start, end) == want, (start - h, end - h)
+        got = store.aggregates(ACCOUNT, REGION, start, end, ["DLQVisible"])
+        assert set(got) <= {("DLQVisible", "q1", "")}
+        assert {k: v for k, v in store.aggregates(ACCOUNT, REGION, start, end).items() if k[0] == "DLQVisible"} == got
+    assert store.latest_values(ACCOUNT, REGION, "DLQOldestAge", h - 7200, h + 300) == {("q1", ""): 157.0,
+                                                                                        ("q2", ""): 7.0}
+    assert store.aggregates(ACCOUNT, REGION, h - 3500, h + 3600, ["DLQVisible"]) == {("DLQVisible", "q1", ""): (95.0, 55.0)}
+
+
 def test_only_changed_function_rows_are_written(store):
     cid = store.begin_cycle(T0)
     store.write_target(cid, result([fn("a"), fn("b"), fn("c", groups={"prefix": "c"})], now=T0))
