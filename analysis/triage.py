@@ -231,10 +231,9 @@ class SpilloverRow:
 def spillover(store: Store, t: TargetReview, start: int, end: int) -> list[SpilloverRow]:
     """Aliases whose invocations spilled over their provisioned concurrency, most spillover first."""
     agg: dict[tuple[str, str], dict[str, tuple[float, float]]] = defaultdict(dict)
-    for metric, dim, res, _, v, _ in store.series_points(_account(t), t.region, [m.key for m in metrics_for("alias")],
-                                                   start, end):
-        total, peak = agg[(dim, res)].get(metric, (0.0, v))
-        agg[(dim, res)][metric] = (total + v, max(peak, v))
+    for (metric, dim, res), sum_max in store.aggregates(_account(t), t.region, start, end,
+                                                        [m.key for m in metrics_for("alias")]).items():
+        agg[(dim, res)][metric] = sum_max   # from the hours' summaries, not every point
     prov = {(r["function"], r["qualifier"]): (r["allocated"] or r["requested"])
             for r in store.provisioned(_account(t), t.region)}
     fns = {f.name: f for f in t.functions}
