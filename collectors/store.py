@@ -296,6 +296,25 @@ def block_points(hour: int, data: bytes) -> Iterator[tuple[int, float, int]]:
         yield hour + (k & 4095), v, STEPS[k >> 12]
 
 
+def sorted_points(hour: int, data: bytes) -> list[tuple[int, float, int]]:
+    """sorted(block_points(hour, data)): the keys are stored sorted by resolution, then time, so a row of
+    one resolution (nearly all) is in order already and is not sorted again."""
+    t = data[0]
+    size = _SIZES[t & 3]
+    keys: Iterable[int]
+    if t & 4:
+        n = (len(data) - 1) // (2 + size)
+        keys, rest = array("H", data[1:1 + 2 * n]), data[1 + 2 * n:]
+    else:
+        n = (len(data) - 1) // (1 + size)
+        keys, rest = map(_WIDE.__getitem__, data[1:1 + n]), data[1 + n:]
+    vals: Iterable[float] = array("d", rest) if t & 3 == 3 else map(float, array(_TYPES[t & 3], rest))
+    pts = [(hour + (k & 4095), v, STEPS[k >> 12]) for k, v in zip(keys, vals)]
+    if len(pts) > 1 and pts[0][2] != pts[-1][2]:
+        pts.sort()
+    return pts
+
+
 def encode_group(entries: dict[int, tuple[float, int]]) -> tuple[bytes, float]:
     """(data, peak) of one group-hour: second offset -> (sum of the members' points there, how many)."""
     keys = sorted(entries)
@@ -1493,8 +1512,21 @@ class Store:
         """(metric, dim, resource, ts, value, step) of the stored points of these metrics (of `dims` if
         given) in [start, end), by series and time. The series are looked up first, then their
         series-hour rows by the primary key."""
+        out: list[tuple[str, str, str, int, float, int]] = []
+        for key, h, data in self._point_rows(account, region, metrics, start, end, dims):
+            pts = sorted_points(h, data)
+            if h < start or h + 3600 > end:   # an edge hour: part of it
+                out.extend((*key, ts, v, step) for ts, v, step in pts if start <= ts < end)
+            else:
+                out.extend([(*key, ts, v, step) for ts, v, step in pts])
+        return out
+
+    def _point_rows(self, account: str, region: str, metrics: Sequence[str], start: int, end: int,
+                    dims: Sequence[str] | None) -> Iterator[tuple[tuple[str, str, str], int, bytes]]:
+        """((metric, dim, resource), hour, data) of the series-hour rows holding [start, end), by series and
+        time: the series looked up first, then their rows by the primary key."""
         if not metrics or (dims is not None and not dims):
-            return []
+            return
         where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
             [account, region, *metrics]
         if dims is not None:
@@ -1502,25 +1534,24 @@ class Store:
             params.extend(dims)
         ids = {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
             f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
-        out: list[tuple[str, str, str, int, float, int]] = []
         keys = sorted(ids)
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
             for sid, h, data in self.conn.execute(
                     f"SELECT series_id, ts, data FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
                     f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, start - start % 3600, end)):
-                out.extend((*ids[sid], ts, v, step) for ts, v, step in sorted(block_points(h, data))
-                           if start <= ts < end)
-        return out
+                yield ids[sid], h, data
 
     def summed_points(self, account: str, region: str, metric: str, start: int, end: int,
                       dims: Sequence[str] | None = None, resource: str | None = None) -> list[tuple[int, float]]:
         """(ts, sum over the matching series) of one metric's stored points in [start, end), any resolution,
         by time."""
         sums: dict[int, float] = defaultdict(float)
-        for _, _, r, ts, v, _ in self.series_points(account, region, [metric], start, end, dims):
+        for (_, _, r), h, data in self._point_rows(account, region, [metric], start, end, dims):
             if resource is None or r == resource:
-                sums[ts] += v
+                for ts, v, _ in sorted_points(h, data):
+                    if start <= ts < end:
+                        sums[ts] += v
         return sorted(sums.items())
 
     def hour_summaries(self, account: str, region: str, metric: str, start: int, end: int

@@ -7,7 +7,8 @@ from hypothesis import strategies as st
 
 from collectors.config import Retention
 from collectors.model import CollectError
-from collectors.store import MIGRATIONS, Store, StoreError, block_slices, decode_block, encode_block
+from collectors.store import (MIGRATIONS, Store, StoreError, block_points, block_slices, decode_block,
+                              encode_block, sorted_points)
 
 from .helpers import ACCOUNT, REGION, T0, Covered, Point, fn, result
 
@@ -466,6 +467,8 @@ def test_block_slices_add_up_as_the_points_do(entries, lo, length, start):
         total = float(sum(vals)) if total is None else sum(vals, total)
         peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
     assert (total, peak) == (want_total, want_peak)
+    # the charts' decoder: what sorting every point gives, without the sort where one resolution is stored
+    assert sorted_points(T0, data) == sorted(block_points(T0, data))
 
 
 def test_functions_read_again_after_any_change_even_at_the_same_clock(store):
