@@ -1195,6 +1195,8 @@ class Store:
         partial hours at the edges from the points: a 30-day window reads about 30 + 48 rows per series,
         in one ranged read per series and table (the edge rows come with the whole hours' sums).
         """
+        if metrics is not None and not metrics:
+            return {}
         h0, h1 = -(-start // 3600) * 3600, end // 3600 * 3600
         if h0 >= h1:   # within an hour or across one boundary: every row is an edge
             return self._edge_aggregates(account, region, start, end, metrics)
@@ -1247,7 +1249,7 @@ class Store:
                          ) -> dict[tuple[str, str, str], tuple[float, float]]:
         """aggregates() of a window with no whole hour: every row it touches is read in part."""
         out: dict[tuple[str, str, str], tuple[float, float]] = {}
-        for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end, metrics or None):
+        for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end, metrics):
             total, peak = out.get((m, d, r), (None, None))
             for vals in block_slices(data, max(start - h, 0), min(end - h, 3600)):
                 total = float(sum(vals)) if total is None else sum(vals, total)
