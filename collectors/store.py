@@ -248,37 +248,38 @@ def encode_block(entries: dict[int, float]) -> tuple[bytes, float, float]:
     return bytes((t,)) + head + packed, float(sum(vals)), float(hi)
 
 
-def decode_block(data: bytes) -> dict[int, float]:
-    """Entry key (second offset | resolution code << 12) -> value of one packed series-hour."""
+def _split_block(data: bytes) -> tuple[int, Sequence[int], bytes]:
+    """A packed series-hour's type byte, its keys as stored (one byte each: minute | code << 6, or with
+    type bit 4 two bytes each: second offset | code << 12) and its packed values."""
     t = data[0]
     size = _SIZES[t & 3]
     if t & 4:
         n = (len(data) - 1) // (2 + size)
-        keys: Iterable[int] = array("H", data[1:1 + 2 * n])
-        rest = data[1 + 2 * n:]
-    else:
-        n = (len(data) - 1) // (1 + size)
-        keys = map(_WIDE.__getitem__, data[1:1 + n])
-        rest = data[1 + n:]
-    if t & 3 == 3:
-        return dict(zip(keys, array("d", rest)))
-    return dict(zip(keys, map(float, array(_TYPES[t & 3], rest))))
+        return t, array("H", data[1:1 + 2 * n]), data[1 + 2 * n:]
+    n = (len(data) - 1) // (1 + size)
+    return t, data[1:1 + n], data[1 + n:]
+
+
+def _keys_values(data: bytes) -> tuple[Iterable[int], Iterable[float]]:
+    """A packed series-hour's entry keys (second offset | resolution code << 12) and values, in stored order."""
+    t, keys, rest = _split_block(data)
+    vals: Iterable[float] = array("d", rest) if t & 3 == 3 else map(float, array(_TYPES[t & 3], rest))
+    return (keys if t & 4 else map(_WIDE.__getitem__, keys)), vals
+
+
+def decode_block(data: bytes) -> dict[int, float]:
+    """Entry key (second offset | resolution code << 12) -> value of one packed series-hour."""
+    return dict(zip(*_keys_values(data)))
 
 
 def block_slices(data: bytes, lo: int, hi: int) -> list[Sequence[float]]:
     """The values of one packed series-hour whose second offset is in [lo, hi), as slices in the order
     decode_block gives them (resolution, then time): part of an hour's sum and max without decoding it,
     the keys found by bisection (they are stored sorted)."""
-    t = data[0]
-    size = _SIZES[t & 3]
-    keys: Sequence[int]
+    t, keys, rest = _split_block(data)
     if t & 4:
-        n = (len(data) - 1) // (2 + size)
-        keys, rest = array("H", data[1:1 + 2 * n]), data[1 + 2 * n:]
         bounds = [(c << 12 | lo, c << 12 | hi) for c in range(3)]
     else:   # one byte a key: minute | code << 6
-        n = (len(data) - 1) // (1 + size)
-        keys, rest = data[1:1 + n], data[1 + n:]
         m0, m1 = -(-lo // 60), -(-hi // 60)
         bounds = [(c << 6 | m0, c << 6 | m1) for c in range(3)]
     vals = array(_TYPES[t & 3], rest)
@@ -292,24 +293,14 @@ def block_slices(data: bytes, lo: int, hi: int) -> list[Sequence[float]]:
 
 def block_points(hour: int, data: bytes) -> Iterator[tuple[int, float, int]]:
     """(ts, value, step) of the points packed in one series-hour."""
-    for k, v in decode_block(data).items():
+    for k, v in zip(*_keys_values(data)):
         yield hour + (k & 4095), v, STEPS[k >> 12]
 
 
 def sorted_points(hour: int, data: bytes) -> list[tuple[int, float, int]]:
     """sorted(block_points(hour, data)): the keys are stored sorted by resolution, then time, so a row of
     one resolution (nearly all) is in order already and is not sorted again."""
-    t = data[0]
-    size = _SIZES[t & 3]
-    keys: Iterable[int]
-    if t & 4:
-        n = (len(data) - 1) // (2 + size)
-        keys, rest = array("H", data[1:1 + 2 * n]), data[1 + 2 * n:]
-    else:
-        n = (len(data) - 1) // (1 + size)
-        keys, rest = map(_WIDE.__getitem__, data[1:1 + n]), data[1 + n:]
-    vals: Iterable[float] = array("d", rest) if t & 3 == 3 else map(float, array(_TYPES[t & 3], rest))
-    pts = [(hour + (k & 4095), v, STEPS[k >> 12]) for k, v in zip(keys, vals)]
+    pts = [(hour + (k & 4095), v, STEPS[k >> 12]) for k, v in zip(*_keys_values(data))]
     if len(pts) > 1 and pts[0][2] != pts[-1][2]:
         pts.sort()
     return pts
