@@ -89,9 +89,13 @@ def demo_app(browser, tmp_path_factory) -> Iterator[tuple[str, float, object]]:
 
 
 def wait_idle(page, timeout: float = 30) -> None:
-    """Until Streamlit has finished running the script (its status widget is gone)."""
+    """Until Streamlit has finished running the script: the app says its script is not running (after a page
+    load it says "initial" until the first run starts, so this cannot pass before the run) and the status
+    widget is gone. The half-second first gives a click's rerun time to start."""
     page.wait_for_timeout(500)
-    page.wait_for_function("!document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout * 1000)
+    page.wait_for_function(
+        "document.querySelector('[data-testid=\"stApp\"]')?.dataset.testScriptState === 'notRunning'"
+        " && !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout * 1000)
 
 
 def test_simulated_fleet_on_screen_with_charts(demo_app):

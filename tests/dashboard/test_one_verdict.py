@@ -132,6 +132,7 @@ def test_every_page_shows_each_subjects_status_as_check_does(seeded_app, seeded)
 
     # Triage: every function and queue row
     open_page(page, url, "/triage", "Triage")
+    page.locator('[data-testid="stDataFrame"]').first.wait_for(timeout=60_000)
     rows = [r for t in tables(page) for r in t]
     assert rows, "Triage shows no table"
     for r in rows:
@@ -142,6 +143,7 @@ def test_every_page_shows_each_subjects_status_as_check_does(seeded_app, seeded)
 
     # Groups: every group row (the default grouping is check's), then the members of the one drilled into
     open_page(page, url, "/groups?account=123456789012&region=us-east-1", "Groups")
+    page.wait_for_function("document.querySelectorAll('[data-testid=\"stDataFrame\"]').length >= 2", timeout=60_000)
     group_rows, member_rows = tables(page)[:2]
     for r in group_rows:
         saw(("group", "prod us-east-1", r["group"]), r["status"], f"Groups {r['group']}")
