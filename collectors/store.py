@@ -709,13 +709,13 @@ class Store:
                        sum(p.allocated or p.requested for p in r.provisioned or [])))
         if r.functions is not None:  # a complete listing replaces the set: deleted functions go
             # Only what changed is written (a steady cycle over 10,000 functions writes a handful of
-            # rows); updated_at is when the row last changed. Tags and groups are compared as sorted
-            # items, JSON-encoded only for the rows written.
+            # rows); updated_at is when the row last changed. Tags and groups are compared as dicts
+            # (equal whatever their order), JSON-encoded only for the rows written.
             stored = self._stored_functions(c, key)
             rows = {f.name: (f.arn, f.runtime, f.memory_mb, f.timeout_s, f.architecture, f.package_type,
                              f.code_size, f.code_size_all_versions, f.version_count, f.last_modified, f.revision,
                              int(f.vpc), f.dlq_arn, f.on_failure_arn, f.reserved_concurrency,
-                             tuple(sorted(f.tags.items())), tuple(sorted(f.groups.items())), f.detail_at)
+                             dict(f.tags), dict(f.groups), f.detail_at)   # copies: kept as written
                     for f in r.functions}
             gone = [(*key, name) for name in stored.keys() - rows.keys()]
             changed = {name: row for name, row in rows.items() if stored.get(name) != row}
@@ -723,14 +723,14 @@ class Store:
             c.executemany("DELETE FROM function_groups WHERE account = ? AND region = ? AND function = ?",
                           gone + [(*key, name) for name in changed])
             c.executemany("INSERT OR REPLACE INTO functions VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                          [(*key, name, *row[:15], json.dumps(dict(row[15]), sort_keys=True),
-                            json.dumps(dict(row[16]), sort_keys=True), row[17], now) for name, row in changed.items()])
+                          [(*key, name, *row[:15], json.dumps(row[15], sort_keys=True),
+                            json.dumps(row[16], sort_keys=True), row[17], now) for name, row in changed.items()])
             c.executemany("INSERT INTO function_groups VALUES (?,?,?,?,?)",
-                          [(*key, name, kind, group) for name, row in changed.items() for kind, group in row[16]])
+                          [(*key, name, kind, group) for name, row in changed.items() for kind, group in row[16].items()])
             # a function that joins, leaves or changes group carries its stored concurrency with it
-            moved = {name: (dict(stored[name][16]) if name in stored else {}, dict(row[16]))
+            moved = {name: (stored[name][16] if name in stored else {}, row[16])
                      for name, row in changed.items() if name not in stored or stored[name][16] != row[16]}
-            moved.update({name: (dict(stored[name][16]), {}) for _, _, name in gone})
+            moved.update({name: (stored[name][16], {}) for _, _, name in gone})
             _regroup(c, *key, moved)
             self._inventory[key] = rows
             if gone or changed:   # readers' copies of these functions are out of date (Store.functions)
@@ -757,8 +757,7 @@ class Store:
                     "SELECT name, arn, runtime, memory_mb, timeout_s, architecture, package_type, code_size, "
                     "code_size_all_versions, version_count, last_modified, revision, vpc, dlq_arn, on_failure_arn, "
                     "reserved_concurrency, tags, groups, detail_at FROM functions WHERE account = ? AND region = ?", key):
-                have[row[0]] = (*row[1:16], tuple(sorted(json.loads(row[16]).items())),
-                                tuple(sorted(json.loads(row[17]).items())), row[18])
+                have[row[0]] = (*row[1:16], json.loads(row[16]), json.loads(row[17]), row[18])
             self._inventory[key] = have
         return have
 
@@ -814,18 +813,27 @@ class Store:
         # res -> (series, hour) -> key -> value, in the order resolutions first appear (as the old
         # per-table writes were ordered: a finer point written after a coarse one is kept)
         by_res: dict[int, dict[tuple[int, int], dict[int, float]]] = {}
-        rows: dict[tuple[int, int], dict[int, float]] = {}
-        last_res = code = -1
+        e: dict[int, float] = {}
+        # A series' points come in runs (one query's answer, in time order): the row being filled is
+        # looked up again only when the series, the hour or the resolution changes.
+        lm = ld = lr = None
+        lres = lh = -1
+        code = 0
         for m, d, r, ts, res, v in map(_POINT_FIELDS, points):
-            if res != last_res:
-                rows, last_res, code = by_res.setdefault(res, {}), res, _CODE[res] << 12
-            sid = ids.get((m, d, r))
-            if sid is None:
-                sid = self._series_ids(c, account, region, [(m, d, r)])[(m, d, r)]
             off = ts % 3600
-            e = rows.get((sid, ts - off))
-            if e is None:
-                e = rows[(sid, ts - off)] = {}
+            h = ts - off
+            if h != lh or d != ld or m != lm or r != lr or res != lres:
+                lm, ld, lr, lres, lh = m, d, r, res, h
+                rows = by_res.get(res)
+                if rows is None:
+                    rows = by_res[res] = {}
+                code = _CODE[res] << 12
+                sid = ids.get((m, d, r))
+                if sid is None:
+                    sid = self._series_ids(c, account, region, [(m, d, r)])[(m, d, r)]
+                e = rows.get((sid, h))
+                if e is None:
+                    e = rows[(sid, h)] = {}
             e[off | code] = v
         touched = set().union(*by_res.values())
         for res, rows in by_res.items():
@@ -888,7 +896,7 @@ class Store:
         self._summarise_days(c, old, changed, {(sid, h): (total, peak) for sid, h, total, peak, _ in rows})
         dims = self._concurrency_dims(c, account, region)
         if any(sid in dims for sid, _ in changed):
-            members = {name: row[16] for name, row in self._stored_functions(c, (account, region)).items()}
+            members = {name: row[16].items() for name, row in self._stored_functions(c, (account, region)).items()}
             deltas: Deltas = {}
             for (sid, h), e in changed.items():
                 dim = dims.get(sid)

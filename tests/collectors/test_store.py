@@ -294,6 +294,24 @@ def test_only_changed_function_rows_are_written(store):
         ("b", "prefix", "b"), ("c", "prefix", "other")]
 
 
+def test_tags_are_compared_whatever_their_order_and_as_read_back(store, store_location):
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn("a", tags={"team": "x", "env": "prod"})], now=T0))
+    store.write_target(cid, result([fn("a", tags={"env": "prod", "team": "x"})], now=T0 + 60))
+    assert [tuple(r) for r in store.query("SELECT updated_at, tags FROM functions")] == [
+        (T0 + 1, '{"env": "prod", "team": "x"}')]
+    # another Store (another collector, or after a restart) compares the listing with the rows it reads back
+    again = Store(store_location)
+    try:
+        again.write_target(cid, result([fn("a", tags={"team": "x", "env": "prod"})], now=T0 + 120))
+        assert [tuple(r) for r in again.query("SELECT updated_at FROM functions")] == [(T0 + 1,)]
+        again.write_target(cid, result([fn("a", tags={"team": "y", "env": "prod"})], now=T0 + 180))
+        assert [tuple(r) for r in again.query("SELECT updated_at, tags FROM functions")] == [
+            (T0 + 181, '{"env": "prod", "team": "y"}')]
+    finally:
+        again.close()
+
+
 def brute_group_peaks(store, kind, start, end):
     """The group peak as the review computed it before summaries: every bucket of the window summed
     over the group's current members (any resolution, any resource)."""
