@@ -831,9 +831,10 @@ class Store:
                 sid = ids.get((m, d, r))
                 if sid is None:
                     sid = self._series_ids(c, account, region, [(m, d, r)])[(m, d, r)]
-                e = rows.get((sid, h))
-                if e is None:
-                    e = rows[(sid, h)] = {}
+                got = rows.get((sid, h))
+                if got is None:
+                    got = rows[(sid, h)] = {}
+                e = got
             e[off | code] = v
         touched = set().union(*by_res.values())
         for res, rows in by_res.items():
