@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from collectors.catalogue import BY_KEY
-from collectors.store import Store
+from collectors.store import CE, Store
 
 WEEK = 7 * 86400
 MONDAY = 4 * 86400  # the epoch fell on a Thursday
@@ -21,10 +21,13 @@ def week_start(ts: float) -> int:
 
 def timeseries(store: Store, account: str, region: str, metric: str, start: int, end: int, step: int,
                dims: Sequence[str] | None = None, resource: str | None = None,
-               bucket_start=None) -> list[tuple[int, float | None]]:
+               bucket_start=None, group: tuple[str, str] | None = None) -> list[tuple[int, float | None]]:
     """Buckets of `step` seconds over [start, end): the metric summed across matching series per
     timestamp (a group's concurrency is the sum of its functions'), then rolled up per the catalogue
     (max for levels, sum for counts). None where the bucket was not collected.
+
+    `group` (stored kind, name), for ConcurrentExecutions over every current member of that group (`dims`):
+    the per-minute sums come from the group's summaries (Store.group_points), not from each member's points.
     """
     m = BY_KEY[metric]
     align = bucket_start or (lambda ts: int(ts) // step * step)
@@ -34,7 +37,10 @@ def timeseries(store: Store, account: str, region: str, metric: str, start: int,
     if m.scope != "account":
         subjects = list(dims) if dims is not None else store.function_names(account, region)
     ranges = store.coverage(account, region, start, end, m.scope, subjects)
-    rows = store.summed_points(account, region, metric, start, end, dims, resource)
+    if group is not None and metric == CE and resource is None:
+        rows = store.group_points(account, region, *group, start, end)
+    else:
+        rows = store.summed_points(account, region, metric, start, end, dims, resource)
     buckets: dict[int, float] = {}
     for ts, v in rows:
         b = align(ts)

@@ -1306,6 +1306,19 @@ class Store:
                     out[name] = max(out.get(name, top), top)
         return out
 
+    def group_points(self, account: str, region: str, kind: str, name: str, start: int, end: int
+                     ) -> list[tuple[int, float]]:
+        """(ts, the group's summed ConcurrentExecutions) in [start, end), by time: what summed_points gives
+        over the group's current members (any resolution, any resource), read from the group's summaries
+        (group_sums) without decoding a member's point."""
+        out: list[tuple[int, float]] = []
+        for h, data in self.conn.execute(
+                "SELECT ts, data FROM group_sums WHERE account = ? AND region = ? AND kind = ? AND name = ? "
+                "AND ts >= ? AND ts < ? ORDER BY ts", (account, region, kind, name, start - start % 3600, end)):
+            # encode_group stores the offsets sorted; a minute whose members' points sum to 0 is kept (count > 0)
+            out.extend((h + off, x) for off, (x, _) in decode_group(data).items() if start <= h + off < end)
+        return out
+
     def function_read_at(self, target: str, region: str) -> float | None:
         """When the target's per-function series were last read (None: never)."""
         row = self.conn.execute("SELECT function_read_at FROM target_health WHERE target = ? AND region = ?",

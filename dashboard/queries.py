@@ -116,6 +116,13 @@ def groups(s: Store, cfg: str, start: int, end: int, account: str, region: str, 
     return triage.regroup(s, t, kind, settings(cfg).grouping, start, end) if t else []
 
 
+def stored_group(cfg: str, kind: str, name: str) -> tuple[str, str] | None:
+    """(the stored kind, name) when the collector keeps summaries of this grouping's group `name`
+    (a configured grouping; functions without the tag are no stored group), else None."""
+    sk = triage.stored_kind(kind, settings(cfg).grouping)
+    return (sk, name) if sk is not None and name != triage.NO_GROUP else None
+
+
 @_cached
 def throttling(s: Store, cfg: str, start: int, end: int, account: str, region: str) -> list[triage.ThrottleRow]:
     t = target(cfg, start, end, account, region)
@@ -171,11 +178,12 @@ def window_version(cfg: str, account: str, region: str, start: int, end: int) ->
 
 @st.cache_data(ttl=TTL, max_entries=256, show_spinner=False)   # chart parts: the charts a team has open
 def _series_part(cfg: str, ver: tuple[Any, ...], account: str, region: str, metrics: tuple[str, ...], start: int,
-                 end: int, step: int, dims: tuple[str, ...] | None, resource: str | None) -> pd.DataFrame:
+                 end: int, step: int, dims: tuple[str, ...] | None, resource: str | None,
+                 group: tuple[str, str] | None = None) -> pd.DataFrame:
     s = _store(cfg)
     try:
         data = {m: history.timeseries(s, account, region, m, start, end, step, dims=list(dims) if dims is not None
-                                      else None, resource=resource) for m in metrics}
+                                      else None, resource=resource, group=group) for m in metrics}
     finally:
         s.close()
     idx: pd.DatetimeIndex | list[int] = (pd.to_datetime([ts for ts, _ in next(iter(data.values()))], unit="s", utc=True)
@@ -184,8 +192,10 @@ def _series_part(cfg: str, ver: tuple[Any, ...], account: str, region: str, metr
 
 
 def series(cfg: str, account: str, region: str, metrics: tuple[str, ...], start: int, end: int, step: int,
-           dims: tuple[str, ...] | None = None, resource: str | None = None) -> pd.DataFrame:
-    """One column per metric key; index UTC time; NaN where the bucket was not collected.
+           dims: tuple[str, ...] | None = None, resource: str | None = None,
+           group: tuple[str, str] | None = None) -> pd.DataFrame:
+    """One column per metric key; index UTC time; NaN where the bucket was not collected. `group`
+    (stored_group's answer, when `dims` are all of that group's members): concurrency from its summaries.
 
     The start is aligned down to the step so the first bucket holds every point it covers (an hourly
     point before the window's first minute would otherwise leave a false zero there). Cached in two
@@ -197,7 +207,7 @@ def series(cfg: str, account: str, region: str, metrics: tuple[str, ...], start:
     cut = max(start, (end - TAIL_S) // step * step)
     parts = [(lo, hi) for lo, hi in ((start, cut), (cut, end)) if hi > lo] or [(start, end)]
     frames = [_series_part(cfg, window_version(cfg, account, region, lo, hi), account, region, metrics, lo, hi, step,
-                           dims, resource) for lo, hi in parts]
+                           dims, resource, group) for lo, hi in parts]
     return frames[0] if len(frames) == 1 else pd.concat(frames)
 
 

@@ -93,9 +93,12 @@ if pick:
         "provisioned": st.column_config.Column(help="— = no provisioned concurrency"),
         "DLQ messages": st.column_config.Column(help="— = no dead-letter queue or on-failure destination")})
     step = queries.chart_step(cfg, a, r, sel.start, sel.end)
+    # every member shown (no search or filter left one out): the group's stored sums serve its concurrency
+    whole = members == sorted(n for n, g in gm.items() if g == gname)
+    group = queries.stored_group(cfg, sel.group_by, gname) if whole else None
     c1, c2 = st.columns(2)
     for col, key in ((c1, "ConcurrentExecutions"), (c2, "Throttles")):
-        d = queries.series(cfg, a, r, (key,), sel.start, sel.end, step, tuple(members))
+        d = queries.series(cfg, a, r, (key,), sel.start, sel.end, step, tuple(members), group=group)
         d.columns = [f"{BY_KEY[key].label} (sum of the group)"]
         fig = charts.timeseries(d, f"{BY_KEY[key].label} · {fmt.group_label(gname)} "
                                    f"({'max' if BY_KEY[key].rollup == 'max' else 'sum'} per {fmt.step(step)})",

@@ -124,6 +124,29 @@ def test_group_of():
     assert triage.stored_kind("prefix:1", rules) == "prefix" and triage.stored_kind("tag:env", rules) is None
 
 
+def test_a_groups_concurrency_chart_from_its_summaries_equals_the_sum_of_its_members(seeded):
+    """The Groups page draws a stored group's concurrency from the group's summaries: the same buckets,
+    values and gaps as summing every member's points, for every stored group, window and step."""
+    s, store, start, end, t, m = seeded
+    acct = t[PROD].account
+    drawn = 0
+    for kind in ("prefix", *(f"tag:{k}" for k in s.grouping.tag_keys)):
+        members: dict[str, list[str]] = {}
+        for f in t[PROD].functions:
+            if kind in f.groups:
+                members.setdefault(f.groups[kind], []).append(f.name)
+        assert members, kind
+        for name, fns in members.items():
+            for lo, step in ((end - 86400, 300), (end - 7 * 86400 + 17, 3600), (end - 30 * 86400, 21600)):
+                lo = lo // step * step
+                want = history.timeseries(store, acct, "us-east-1", "ConcurrentExecutions", lo, end, step, dims=fns)
+                got = history.timeseries(store, acct, "us-east-1", "ConcurrentExecutions", lo, end, step, dims=fns,
+                                         group=(kind, name))
+                assert got == want, (kind, name, step)
+                drawn += sum(1 for _, v in want if v)
+    assert drawn > 0   # concurrency was there to compare, not only zeros and gaps
+
+
 def test_limit_trends(seeded):
     s, store, start, end, t, m = seeded
     tr = {x.key: x for x in triage.limit_trends(store, t[PROD], 4, end)}

@@ -327,6 +327,42 @@ def brute_group_peaks(store, kind, start, end):
     return out
 
 
+def brute_group_points(store, kind, start, end):
+    """group -> (ts, its members' points summed there) by time, from every member's points."""
+    members = {r[0]: r[1] for r in store.query("SELECT function, name FROM function_groups WHERE account = ? AND "
+                                                "region = ? AND kind = ?", (ACCOUNT, REGION, kind))}
+    sums = {}
+    for _, dim, _, ts, v, _ in store.series_points(ACCOUNT, REGION, ["ConcurrentExecutions"], start, end):
+        if dim in members:
+            sums.setdefault(members[dim], {})[ts] = sums.get(members[dim], {}).get(ts, 0.0) + v
+    return {g: sorted(by_ts.items()) for g, by_ts in sums.items()}
+
+
+def assert_group_summaries_exact(s, start, end):
+    assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
+    want = brute_group_points(s, "prefix", start, end)
+    for g in {"a", "b", "c"} | want.keys():
+        assert s.group_points(ACCOUNT, REGION, "prefix", g, start, end) == want.get(g, []), (g, start, end)
+
+
+def test_group_points_sum_the_members_minute_by_minute(store):
+    """On both backends: a group's per-minute sums (its concurrency chart) from its summaries equal its
+    members' points added up, an alias's concurrency included, a minute summing to 0 kept as 0."""
+    cid = store.begin_cycle(T0)
+    pts = [Point("ConcurrentExecutions", "a1", "", T0 + 60, 3.0), Point("ConcurrentExecutions", "a2", "", T0 + 60, 4.0),
+           Point("ConcurrentExecutions", "a1", "live", T0 + 60, 2.0), Point("ConcurrentExecutions", "a1", "", T0 + 120, 0.0),
+           Point("ConcurrentExecutions", "a2", "", T0 + 3600 + 300, 5.0, period=300),
+           Point("ConcurrentExecutions", "b1", "", T0 + 60, 9.0)]
+    store.write_target(cid, result([fn(n, groups={"prefix": n[0]}) for n in ("a1", "a2", "b1")], pts))
+    assert store.group_points(ACCOUNT, REGION, "prefix", "a", T0, T0 + 7200) == [
+        (T0 + 60, 9.0), (T0 + 120, 0.0), (T0 + 3900, 5.0)]
+    assert store.group_points(ACCOUNT, REGION, "prefix", "a", T0 + 61, T0 + 3900) == [(T0 + 120, 0.0)]
+    assert store.group_points(ACCOUNT, REGION, "prefix", "b", T0, T0 + 7200) == [(T0 + 60, 9.0)]
+    assert store.group_points(ACCOUNT, REGION, "prefix", "zz", T0, T0 + 7200) == []
+    assert store.group_points(ACCOUNT, REGION, "prefix", "a", T0, T0 + 7200) == \
+        brute_group_points(store, "prefix", T0, T0 + 7200)["a"]
+
+
 NAMES = ("a1", "a2", "a3", "b1", "c1")
 
 
@@ -340,14 +376,14 @@ NAMES = ("a1", "a2", "a3", "b1", "c1")
 @example(points=[("a1", 0, 40), ("a2", 30, 40), ("a1", 61, 30), ("a2", 61, 30)], windows=[(0, 7200)])
 def test_group_peaks_equal_the_peak_of_every_summed_minute(tmp_path_factory, points, windows):
     """Group peaks read one stored peak per whole hour and the edge hours' per-minute sums, yet equal
-    the peak of the summed concurrency over every bucket of the window, for any data and window."""
+    the peak of the summed concurrency over every bucket of the window, for any data and window; and
+    the group's per-minute sums (its chart) equal the members' points summed minute by minute."""
     s = Store(tmp_path_factory.mktemp("gp") / "h.db")
     cid = s.begin_cycle(T0)
     fns = [fn(n, groups={"prefix": n[0]}) for n in NAMES]
     s.write_target(cid, result(fns, [Point("ConcurrentExecutions", n, "", T0 + m * 60, float(v)) for n, m, v in points]))
     for offset, length in windows:
-        start, end = T0 + offset, T0 + offset + length
-        assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
+        assert_group_summaries_exact(s, T0 + offset, T0 + offset + length)
     s.close()
 
 
@@ -363,9 +399,9 @@ def test_group_peaks_equal_the_peak_of_every_summed_minute(tmp_path_factory, poi
            st.tuples(st.just("rollup"), st.integers(1, 40))), min_size=1, max_size=6),
        windows=st.lists(st.tuples(st.integers(0, 5 * 86400), st.integers(60, 5 * 86400)), min_size=1, max_size=3))
 def test_group_peaks_stay_exact_through_rewrites_regrouping_and_rollup(tmp_path_factory, steps, windows):
-    """The group summaries follow every change of what a group sums: re-read and coarser points,
-    functions that change group, leave and come back, and rollups that merge minutes into 5-minute
-    and hourly buckets (retention shortened so the 5 days of data cross both boundaries)."""
+    """The group summaries (peaks and per-minute sums) follow every change of what a group sums: re-read
+    and coarser points, functions that change group, leave and come back, and rollups that merge minutes
+    into 5-minute and hourly buckets (retention shortened so the 5 days of data cross both boundaries)."""
     s = Store(tmp_path_factory.mktemp("gp2") / "h.db")
     cid = s.begin_cycle(T0)
     groups = {n: n[0] for n in NAMES}
@@ -384,8 +420,7 @@ def test_group_peaks_stay_exact_through_rewrites_regrouping_and_rollup(tmp_path_
         else:
             s.rollup(T0 + 5 * 86400 + step[1] * 3600, Retention(raw_days=2, five_minute_days=4, hourly_days=455))
         for offset, length in windows:
-            start, end = T0 + offset, T0 + offset + length
-            assert s.group_peaks(ACCOUNT, REGION, "prefix", start, end) == brute_group_peaks(s, "prefix", start, end)
+            assert_group_summaries_exact(s, T0 + offset, T0 + offset + length)
     s.close()
 
 

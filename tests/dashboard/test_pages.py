@@ -3,6 +3,7 @@ errors and empty states. The expected values are the seed's literals, worked out
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -212,6 +213,16 @@ def test_groups_by_prefix_depth_two_and_filter(run_page):
     assert drill["function"].tolist() == ["payments-api-charge", "payments-api-refund"]
 
 
+def test_groups_drill_down_concurrency_chart_of_the_whole_group_and_of_the_searched_members(run_page):
+    """The drill-down's concurrency chart: the whole group's (from its summaries) peaks at 55 (charge 50 +
+    refund 5 in the same minute); with a search that keeps only charge, the chart sums charge alone: 50."""
+    for params, peak in (({}, 55.0), ({"q": "charge"}, 50.0)):
+        at = run_page("groups", account=PROD, group=["payments"], **params)
+        (chart,) = [c for c in at.get("plotly_chart") if c.key == "g_ConcurrentExecutions"]
+        ys = [y for y in fig_y(json.loads(chart.proto.spec)["data"][0]["y"]) if y == y]
+        assert max(ys) == peak, params
+
+
 # -- Limits review --------------------------------------------------------------------------------
 def test_limits_review(run_page, seeded):
     import time
@@ -286,7 +297,6 @@ def test_function_page_renders_tags_as_text(run_page):
 def test_function_page_gaps_and_idle(run_page):
     """Staging was collected for the last 24 h only: over 7 days the older part is a gap (null), the
     covered idle part is 0."""
-    import json
     at = run_page("function", account=STAGING, fn="web-backend", window="7d")
     ys = fig_y(json.loads(at.get("plotly_chart")[0].proto.spec)["data"][0]["y"])
     nulls = sum(1 for v in ys if v != v)
