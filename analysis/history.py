@@ -21,13 +21,17 @@ def week_start(ts: float) -> int:
 
 def timeseries(store: Store, account: str, region: str, metric: str, start: int, end: int, step: int,
                dims: Sequence[str] | None = None, resource: str | None = None,
-               bucket_start=None, group: tuple[str, str] | None = None) -> list[tuple[int, float | None]]:
+               bucket_start=None, group: tuple[str, str] | None = None,
+               summaries: bool = True) -> list[tuple[int, float | None]]:
     """Buckets of `step` seconds over [start, end): the metric summed across matching series per
     timestamp (a group's concurrency is the sum of its functions'), then rolled up per the catalogue
     (max for levels, sum for counts). None where the bucket was not collected.
 
     `group` (stored kind, name), for ConcurrentExecutions over every current member of that group (`dims`):
     the per-minute sums come from the group's summaries (Store.group_points), not from each member's points.
+    Buckets of whole hours (a step of whole hours from an hour) read the series-hours' summaries for a count
+    (sums add up) or for a level of one series (its hours' peaks), and points only in a partial last hour;
+    `summaries=False` reads every point (the reference the summaries are tested against).
     """
     m = BY_KEY[metric]
     align = bucket_start or (lambda ts: int(ts) // step * step)
@@ -37,15 +41,32 @@ def timeseries(store: Store, account: str, region: str, metric: str, start: int,
     if m.scope != "account":
         subjects = list(dims) if dims is not None else store.function_names(account, region)
     ranges = store.coverage(account, region, start, end, m.scope, subjects)
+    rows: list[tuple[int, float]] | None = None
     if group is not None and metric == CE and resource is None:
         rows = store.group_points(account, region, *group, start, end)
-    else:
+    elif summaries and step % 3600 == 0 and start % 3600 == 0:
+        rows = _hour_rows(store, account, region, metric, start, end, dims, resource)
+    if rows is None:
         rows = store.summed_points(account, region, metric, start, end, dims, resource)
     buckets: dict[int, float] = {}
     for ts, v in rows:
         b = align(ts)
         buckets[b] = buckets.get(b, 0.0) + v if m.rollup == "sum" else max(buckets.get(b, v), v)
     return _fill(buckets, ranges, start, end, step, align)
+
+
+def _hour_rows(store: Store, account: str, region: str, metric: str, start: int, end: int,
+               dims: Sequence[str] | None, resource: str | None) -> list[tuple[int, float]] | None:
+    """(ts, value) rows that roll up to the same whole-hour buckets as the points: one per hour (its sum over
+    the series for a count, its peak for a level of one series), then the points of a partial last hour.
+    None for a level summed over several series (the peak of a sum is not a sum of peaks)."""
+    h1 = max(start, end // 3600 * 3600)
+    n, hours = store.summed_hours(account, region, metric, start, h1, dims, resource)
+    how = BY_KEY[metric].rollup
+    if how != "sum" and n > 1:
+        return None
+    rows = [(h, total if how == "sum" else peak) for h, total, peak in hours]
+    return rows + store.summed_points(account, region, metric, h1, end, dims, resource) if h1 < end else rows
 
 
 def _fill(buckets: dict[int, float], ranges: list[tuple[int, int]], start: int, end: int, step: int,

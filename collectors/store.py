@@ -1540,15 +1540,7 @@ class Store:
                     dims: Sequence[str] | None) -> Iterator[tuple[tuple[str, str, str], int, bytes]]:
         """((metric, dim, resource), hour, data) of the series-hour rows holding [start, end), by series and
         time: the series looked up first, then their rows by the primary key."""
-        if not metrics or (dims is not None and not dims):
-            return
-        where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
-            [account, region, *metrics]
-        if dims is not None:
-            where.append(f"dim IN ({','.join('?' * len(dims))})")
-            params.extend(dims)
-        ids = {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
-            f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
+        ids = self._ids_of(account, region, metrics, dims)
         keys = sorted(ids)
         for i in range(0, len(keys), 500):
             chunk = keys[i:i + 500]
@@ -1556,6 +1548,39 @@ class Store:
                     f"SELECT series_id, ts, data FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
                     f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, start - start % 3600, end)):
                 yield ids[sid], h, data
+
+    def _ids_of(self, account: str, region: str, metrics: Sequence[str], dims: Sequence[str] | None
+                ) -> dict[int, tuple[str, str, str]]:
+        """series id -> (metric, dim, resource) of these metrics' series (of `dims` only, if given)."""
+        if not metrics or (dims is not None and not dims):
+            return {}
+        where, params = ["account = ?", "region = ?", f"metric IN ({','.join('?' * len(metrics))})"], \
+            [account, region, *metrics]
+        if dims is not None:
+            where.append(f"dim IN ({','.join('?' * len(dims))})")
+            params.extend(dims)
+        return {r[0]: (r[1], r[2], r[3]) for r in self.conn.execute(
+            f"SELECT id, metric, dim, resource FROM series WHERE {' AND '.join(where)}", params)}
+
+    def summed_hours(self, account: str, region: str, metric: str, start: int, end: int,
+                     dims: Sequence[str] | None = None, resource: str | None = None
+                     ) -> tuple[int, list[tuple[int, float, float]]]:
+        """(how many series match, [(hour, the sum of their hour totals, the max of their hour peaks)]) over the
+        whole hours [start, end), by hour, from the rows' summaries without decoding a point. The max is the
+        hour's peak of the summed series only when one series matches."""
+        if start % 3600 or end % 3600:
+            raise ValueError("summed_hours reads whole hours")
+        ids = [sid for sid, (_, _, r) in self._ids_of(account, region, [metric], dims).items()
+               if resource is None or r == resource]
+        hours: dict[int, tuple[float, float]] = {}
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            for h, total, peak in self.conn.execute(
+                    f"SELECT ts, total, peak FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
+                    f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, start, end)):
+                have = hours.get(h)
+                hours[h] = (total, peak) if have is None else (have[0] + total, max(have[1], peak))
+        return len(ids), sorted((h, total, peak) for h, (total, peak) in hours.items())
 
     def summed_points(self, account: str, region: str, metric: str, start: int, end: int,
                       dims: Sequence[str] | None = None, resource: str | None = None) -> list[tuple[int, float]]:

@@ -147,6 +147,31 @@ def test_a_groups_concurrency_chart_from_its_summaries_equals_the_sum_of_its_mem
     assert drawn > 0   # concurrency was there to compare, not only zeros and gaps
 
 
+def test_charts_of_whole_hours_from_the_hours_summaries_equal_the_points(seeded):
+    """Buckets of whole hours read each series-hour's total (a count) or peak (a level of one series), and
+    points only in a partial last hour: the same buckets, values and gaps as reading every point, for every
+    metric stored, the whole account, one function and several, at the 7 d and 30 d steps, weekly buckets,
+    and a window that ends in the past mid-hour."""
+    s, store, start, end, t, m = seeded
+    acct = t[PROD].account
+    metrics = sorted({r[0] for r in store.query("SELECT DISTINCT metric FROM series WHERE account = ?", (acct,))})
+    fns = sorted(f.name for f in t[PROD].functions)
+    compared = nonzero = 0
+    for metric in metrics:
+        for dims in (None, fns[:1], fns):
+            for lo, hi, step, weekly in ((end - 7 * 86400, end, 3600, False), (end - 30 * 86400, end, 21600, False),
+                                         (end - 5 * history.WEEK, end, history.WEEK, True),
+                                         (end - 3 * 86400, end - 7000, 3600, False)):
+                lo = lo // 3600 * 3600
+                kw = dict(dims=dims, bucket_start=history.week_start if weekly else None)
+                want = history.timeseries(store, acct, "us-east-1", metric, lo, hi, step, summaries=False, **kw)
+                got = history.timeseries(store, acct, "us-east-1", metric, lo, hi, step, **kw)
+                assert got == want, (metric, dims and len(dims), step, hi - end)
+                compared += 1
+                nonzero += any(v for _, v in want)
+    assert compared > 100 and nonzero > 20, (compared, nonzero)
+
+
 def test_limit_trends(seeded):
     s, store, start, end, t, m = seeded
     tr = {x.key: x for x in triage.limit_trends(store, t[PROD], 4, end)}

@@ -363,6 +363,23 @@ def test_group_points_sum_the_members_minute_by_minute(store):
         brute_group_points(store, "prefix", T0, T0 + 7200)["a"]
 
 
+def test_summed_hours_add_the_series_hours_summaries(store):
+    """On both backends: per whole hour, the matching series' totals added and their peaks' max, and how
+    many series matched (a resource or dims narrow them); a window of partial hours is refused."""
+    cid = store.begin_cycle(T0)
+    pts = [Point("Throttles", "a", "", T0 + 60, 3.0), Point("Throttles", "a", "", T0 + 120, 4.0),
+           Point("Throttles", "b", "", T0 + 60, 5.0), Point("Throttles", "a", "live", T0 + 180, 7.0),
+           Point("Throttles", "b", "", T0 + 7200 + 300, 6.0, period=300), Point("Errors", "a", "", T0 + 60, 1.0)]
+    store.write_target(cid, result([fn("a"), fn("b")], pts))
+    assert store.summed_hours(ACCOUNT, REGION, "Throttles", T0, T0 + 3 * 3600) == (
+        3, [(T0, 19.0, 7.0), (T0 + 7200, 6.0, 6.0)])
+    assert store.summed_hours(ACCOUNT, REGION, "Throttles", T0, T0 + 3 * 3600, ["a"], "") == (1, [(T0, 7.0, 4.0)])
+    assert store.summed_hours(ACCOUNT, REGION, "Throttles", T0 + 3600, T0 + 7200) == (3, [])
+    assert store.summed_hours(ACCOUNT, REGION, "Throttles", T0, T0 + 3600, []) == (0, [])
+    with pytest.raises(ValueError):
+        store.summed_hours(ACCOUNT, REGION, "Throttles", T0 + 60, T0 + 3600)
+
+
 NAMES = ("a1", "a2", "a3", "b1", "c1")
 
 
