@@ -88,20 +88,11 @@ def _fill(buckets: dict[int, float], ranges: list[tuple[int, int]], start: int, 
 
 def weekly_peaks(store: Store, account: str, region: str, metric: str, weeks: int, now: float,
                  dims: Sequence[str] | None = None) -> list[tuple[int, float | None]]:
-    """Peak (or total, for counts) per week for the last `weeks` weeks including this one."""
+    """Peak (or total, for counts) per week for the last `weeks` weeks including this one (a week is whole
+    hours: read from the hours' summaries where timeseries can)."""
     end = week_start(now) + WEEK
-    start = end - weeks * WEEK
-    m = BY_KEY[metric]
-    hours = store.hour_summaries(account, region, metric, start, end) if m.scope == "account" and dims is None \
-        else None
-    if hours is None:
-        return timeseries(store, account, region, metric, start, end, WEEK, dims=dims, bucket_start=week_start)
-    # one series: each week from its hours' summaries (a week is whole hours), not from every point
-    buckets: dict[int, float] = {}
-    for h, total, peak in hours:
-        w = week_start(h)
-        buckets[w] = buckets.get(w, 0.0) + total if m.rollup == "sum" else max(buckets.get(w, peak), peak)
-    return _fill(buckets, store.coverage(account, region, start, end, m.scope, ("",)), start, end, WEEK, week_start)
+    return timeseries(store, account, region, metric, end - weeks * WEEK, end, WEEK, dims=dims,
+                      bucket_start=week_start)
 
 
 MIN_TREND_WEEKS = 3   # two points (one often a partial week) make a line, not a trend

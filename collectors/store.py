@@ -1594,23 +1594,6 @@ class Store:
                         sums[ts] += v
         return sorted(sums.items())
 
-    def hour_summaries(self, account: str, region: str, metric: str, start: int, end: int
-                       ) -> list[tuple[int, float, float]] | None:
-        """(hour, sum, max) of the points of `metric`'s one series, hour by hour over [start, end) (whole hours),
-        from the rows' summaries without decoding a point; None when the metric has several series (their
-        sum per minute is not a sum of the hours' maxima)."""
-        if start % 3600 or end % 3600:
-            raise ValueError("hour_summaries reads whole hours")
-        ids = [r[0] for r in self.conn.execute(
-            "SELECT id FROM series WHERE account = ? AND region = ? AND metric = ?", (account, region, metric))]
-        if len(ids) > 1:
-            return None
-        if not ids:
-            return []
-        return [(h, total, peak) for h, total, peak in self.conn.execute(
-            "SELECT ts, total, peak FROM points_hour WHERE series_id = ? AND ts >= ? AND ts < ? ORDER BY ts",
-            (ids[0], start, end))]
-
     def coarsest_step(self, account: str, region: str, metric: str, start: int, end: int) -> int | None:
         """The coarsest resolution holding a point of `metric` (any of its series) in [start, end); None if none."""
         return max((step for *_, step in self.series_points(account, region, [metric], start, end)), default=None)

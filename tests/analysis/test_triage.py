@@ -185,18 +185,18 @@ def test_limit_trends(seeded):
 
 
 def test_weekly_peaks_from_hour_summaries_equal_the_points(seeded):
-    """An account series' weekly peaks come from its hours' summaries: the same weeks, values and gaps as
-    rolling every point up; a metric of several series (a sum per minute) still reads the points."""
+    """Weekly peaks and totals come from the hours' summaries: the same weeks, values and gaps as rolling
+    every point up, for an account series, a level summed over every function (read from the points)
+    and a count."""
     s, store, start, end, t, m = seeded
     acct = t[PROD].account
-    for metric in ("AccountConcurrentExecutions", "ClaimedAccountConcurrency", "Throttles"):
+    for metric in ("AccountConcurrentExecutions", "ClaimedAccountConcurrency", "ConcurrentExecutions", "Throttles"):
         w1 = history.week_start(end) + history.WEEK
         w0 = w1 - 6 * history.WEEK
         points = history.timeseries(store, acct, "us-east-1", metric, w0, w1, history.WEEK,
-                                    bucket_start=history.week_start)
+                                    bucket_start=history.week_start, summaries=False)
         assert history.weekly_peaks(store, acct, "us-east-1", metric, 6, end) == points
         assert any(v for _, v in points) and points[0][1] is None   # values, and a week before the history
-    assert store.hour_summaries(acct, "us-east-1", "ConcurrentExecutions", w0, w1) is None   # one per function
 
 
 def test_data_status_and_version(tmp_path: Path):
