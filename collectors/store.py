@@ -306,6 +306,17 @@ def sorted_points(hour: int, data: bytes) -> list[tuple[int, float, int]]:
     return pts
 
 
+def _add_slices(out: dict[Any, tuple[float, float]], key: Any, hour: int, data: bytes, lo: int, hi: int) -> None:
+    """Add the points of one packed series-hour in [lo, hi) to out[key]'s (sum, max): from the running
+    total, so the additions are the same, in the same order, as point by point."""
+    total, peak = out.get(key, (None, None))
+    for vals in block_slices(data, max(lo - hour, 0), min(hi - hour, 3600)):
+        total = float(sum(vals)) if total is None else sum(vals, total)
+        peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
+    if total is not None and peak is not None:
+        out[key] = (total, peak)
+
+
 def encode_group(entries: dict[int, tuple[float, int]]) -> tuple[bytes, float]:
     """(data, peak) of one group-hour: second offset -> (sum of the members' points there, how many)."""
     keys = sorted(entries)
@@ -1228,17 +1239,10 @@ class Store:
                     first[key] = (lo, e0)
                 if e1 is not None:
                     last[key] = (w1, e1)
-        out = whole
         for rows, lo, hi in ((first, start, h0), (last, h1, end)):   # the partial hours: in C, over slices
             for key, (h, data) in rows.items():
-                total, peak = out.get(key, (None, None))
-                for vals in block_slices(data, max(lo - h, 0), min(hi - h, 3600)):
-                    # sum from the running total: the same additions, in the same order, as point by point
-                    total = float(sum(vals)) if total is None else sum(vals, total)
-                    peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
-                if total is not None and peak is not None:
-                    out[key] = (total, peak)
-        return out
+                _add_slices(whole, key, h, data, lo, hi)
+        return whole
 
     def _one_blob(self, cond: str) -> str:
         """SQL for the one x.data of a group's rows that meet `cond` (NULL if none): PostgreSQL has no MAX
@@ -1250,12 +1254,7 @@ class Store:
         """aggregates() of a window with no whole hour: every row it touches is read in part."""
         out: dict[tuple[str, str, str], tuple[float, float]] = {}
         for m, d, r, h, data in self._hour_rows(account, region, start - start % 3600, end, metrics):
-            total, peak = out.get((m, d, r), (None, None))
-            for vals in block_slices(data, max(start - h, 0), min(end - h, 3600)):
-                total = float(sum(vals)) if total is None else sum(vals, total)
-                peak = float(max(vals)) if peak is None else max(peak, float(max(vals)))
-            if total is not None and peak is not None:
-                out[(m, d, r)] = (total, peak)
+            _add_slices(out, (m, d, r), h, data, start, end)
         return out
 
     def latest_values(self, account: str, region: str, metric: str, start: int, end: int
@@ -1541,13 +1540,17 @@ class Store:
         """((metric, dim, resource), hour, data) of the series-hour rows holding [start, end), by series and
         time: the series looked up first, then their rows by the primary key."""
         ids = self._ids_of(account, region, metrics, dims)
-        keys = sorted(ids)
-        for i in range(0, len(keys), 500):
-            chunk = keys[i:i + 500]
-            for sid, h, data in self.conn.execute(
-                    f"SELECT series_id, ts, data FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
-                    f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, start - start % 3600, end)):
-                yield ids[sid], h, data
+        for sid, h, data in self._rows_by_id(sorted(ids), "data", start - start % 3600, end):
+            yield ids[sid], h, data
+
+    def _rows_by_id(self, ids: Sequence[int], cols: str, lo: int, hi: int) -> Iterator[Any]:
+        """(series_id, ts, *cols) of these series' series-hour rows starting in [lo, hi), by series and time,
+        500 series a statement."""
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            yield from self.conn.execute(
+                f"SELECT series_id, ts, {cols} FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
+                f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, lo, hi))
 
     def _ids_of(self, account: str, region: str, metrics: Sequence[str], dims: Sequence[str] | None
                 ) -> dict[int, tuple[str, str, str]]:
@@ -1573,13 +1576,9 @@ class Store:
         ids = [sid for sid, (_, _, r) in self._ids_of(account, region, [metric], dims).items()
                if resource is None or r == resource]
         hours: dict[int, tuple[float, float]] = {}
-        for i in range(0, len(ids), 500):
-            chunk = ids[i:i + 500]
-            for h, total, peak in self.conn.execute(
-                    f"SELECT ts, total, peak FROM points_hour WHERE series_id IN ({','.join('?' * len(chunk))}) "
-                    f"AND ts >= ? AND ts < ? ORDER BY series_id, ts", (*chunk, start, end)):
-                have = hours.get(h)
-                hours[h] = (total, peak) if have is None else (have[0] + total, max(have[1], peak))
+        for _, h, total, peak in self._rows_by_id(ids, "total, peak", start, end):
+            have = hours.get(h)
+            hours[h] = (total, peak) if have is None else (have[0] + total, max(have[1], peak))
         return len(ids), sorted((h, total, peak) for h, (total, peak) in hours.items())
 
     def summed_points(self, account: str, region: str, metric: str, start: int, end: int,
