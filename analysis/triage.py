@@ -406,10 +406,8 @@ def regroup(store: Store, t: TargetReview, kind: str, grouping: Grouping, start:
 def _summed_peak(store: Store, t: TargetReview, names: list[str], start: int, end: int) -> float | None:
     if not names:
         return None
-    sums: dict[int, float] = defaultdict(float)
-    for _, _, _, ts, v, _ in store.series_points(_account(t), t.region, ["ConcurrentExecutions"], start, end, names):
-        sums[ts] += v
-    return max(sums.values()) if sums else None
+    sums = store.summed_points(_account(t), t.region, "ConcurrentExecutions", start, end, names)
+    return max(v for _, v in sums) if sums else None
 
 
 # -- one function ----------------------------------------------------------------------------------

@@ -297,12 +297,15 @@ def block_points(hour: int, data: bytes) -> Iterator[tuple[int, float, int]]:
         yield hour + (k & 4095), v, STEPS[k >> 12]
 
 
-def sorted_points(hour: int, data: bytes) -> list[tuple[int, float, int]]:
+def sorted_points(hour: int, data: bytes, peak_per_time: bool = False) -> list[tuple[int, float, int]]:
     """sorted(block_points(hour, data)): the keys are stored sorted by resolution, then time, so a row of
-    one resolution (nearly all) is in order already and is not sorted again."""
+    one resolution (nearly all) is in order already and is not sorted again. `peak_per_time` (a level):
+    where two resolutions hold one time, only the larger point (one series is one number at a time)."""
     pts = [(hour + (k & 4095), v, STEPS[k >> 12]) for k, v in zip(*_keys_values(data))]
     if len(pts) > 1 and pts[0][2] != pts[-1][2]:
         pts.sort()
+        if peak_per_time:   # sorted by (ts, value): the last point of each time is its largest
+            pts = [p for p, q in zip(pts, pts[1:]) if p[0] != q[0]] + pts[-1:]
     return pts
 
 
@@ -374,21 +377,34 @@ Delta = tuple[dict[int, float], dict[int, int]]   # second offset -> change of t
 Deltas = dict[tuple[str, str, int], Delta]       # (kind, group, hour) -> its members' changes
 
 
+def _per_offset(e: dict[int, float]) -> dict[int, float]:
+    """A concurrency series-hour's value per second offset. Where two resolutions hold one offset (a late
+    minute read inside a stored hourly bucket), the larger: one function's concurrency is one number at a
+    time (a level), not two functions to add up."""
+    if not e or max(e) < 4096:   # one resolution, the minute one: the keys are the offsets
+        return e
+    out: dict[int, float] = {}
+    for k, v in e.items():
+        o = k & 4095
+        w = out.get(o)
+        out[o] = v if w is None or v > w else w
+    return out
+
+
 def _block_delta(old: dict[int, float], new: dict[int, float]) -> Delta:
     """The change of a series-hour's contribution to its groups, per second offset, between two states."""
+    new = _per_offset(new)
     if not old:
-        if all(k < 4096 for k in new):   # one resolution: offsets are distinct
-            return new, dict.fromkeys(new, 1)
+        return new, dict.fromkeys(new, 1)
+    old = _per_offset(old)
     sums: dict[int, float] = {}
     counts: dict[int, int] = {}
-    for k, v in old.items():
-        if new.get(k) != v:
-            o = k & 4095
-            sums[o] = sums.get(o, 0.0) - v
-            counts[o] = counts.get(o, 0) - 1
-    for k, v in new.items():
-        if old.get(k) != v:
-            o = k & 4095
+    for o, v in old.items():
+        if new.get(o) != v:
+            sums[o] = -v
+            counts[o] = -1
+    for o, v in new.items():
+        if old.get(o) != v:
             sums[o] = sums.get(o, 0.0) + v
             counts[o] = counts.get(o, 0) + 1
     return sums, counts
@@ -1584,11 +1600,12 @@ class Store:
     def summed_points(self, account: str, region: str, metric: str, start: int, end: int,
                       dims: Sequence[str] | None = None, resource: str | None = None) -> list[tuple[int, float]]:
         """(ts, sum over the matching series) of one metric's stored points in [start, end), any resolution,
-        by time."""
+        by time. A level's series counts once at a time its resolutions share (its larger point)."""
+        level = BY_KEY[metric].rollup != "sum"
         sums: dict[int, float] = defaultdict(float)
         for (_, _, r), h, data in self._point_rows(account, region, [metric], start, end, dims):
             if resource is None or r == resource:
-                for ts, v, _ in sorted_points(h, data):
+                for ts, v, _ in sorted_points(h, data, level):
                     if start <= ts < end:
                         sums[ts] += v
         return sorted(sums.items())

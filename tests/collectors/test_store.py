@@ -312,13 +312,22 @@ def test_tags_are_compared_whatever_their_order_and_as_read_back(store, store_lo
         again.close()
 
 
+def _series_values(store, start, end):
+    """(function, resource, ts) -> its ConcurrentExecutions there: one number per series and time (where a
+    late minute and a stored hourly bucket share a time, the larger)."""
+    out = {}
+    for _, dim, res, ts, v, _ in store.series_points(ACCOUNT, REGION, ["ConcurrentExecutions"], start, end):
+        out[(dim, res, ts)] = max(out.get((dim, res, ts), v), v)
+    return out
+
+
 def brute_group_peaks(store, kind, start, end):
     """The group peak as the review computed it before summaries: every bucket of the window summed
     over the group's current members (any resolution, any resource)."""
     members = {r[0]: r[1] for r in store.query("SELECT function, name FROM function_groups WHERE account = ? AND "
                                                 "region = ? AND kind = ?", (ACCOUNT, REGION, kind))}
     sums = {}
-    for _, dim, _, ts, v, _ in store.series_points(ACCOUNT, REGION, ["ConcurrentExecutions"], start, end):
+    for (dim, _, ts), v in _series_values(store, start, end).items():
         if dim in members:
             sums[(members[dim], ts)] = sums.get((members[dim], ts), 0.0) + v
     out = {}
@@ -332,7 +341,7 @@ def brute_group_points(store, kind, start, end):
     members = {r[0]: r[1] for r in store.query("SELECT function, name FROM function_groups WHERE account = ? AND "
                                                 "region = ? AND kind = ?", (ACCOUNT, REGION, kind))}
     sums = {}
-    for _, dim, _, ts, v, _ in store.series_points(ACCOUNT, REGION, ["ConcurrentExecutions"], start, end):
+    for (dim, _, ts), v in _series_values(store, start, end).items():
         if dim in members:
             sums.setdefault(members[dim], {})[ts] = sums.get(members[dim], {}).get(ts, 0.0) + v
     return {g: sorted(by_ts.items()) for g, by_ts in sums.items()}
@@ -361,6 +370,36 @@ def test_group_points_sum_the_members_minute_by_minute(store):
     assert store.group_points(ACCOUNT, REGION, "prefix", "zz", T0, T0 + 7200) == []
     assert store.group_points(ACCOUNT, REGION, "prefix", "a", T0, T0 + 7200) == \
         brute_group_points(store, "prefix", T0, T0 + 7200)["a"]
+
+
+def test_a_late_minute_at_a_stored_hours_time_is_one_value_of_its_series(store):
+    """On both backends: a minute read late into an hour stored as one hourly bucket shares its time. A
+    level's series is one number then, the larger (not 630 + 777: one function is not two); a count adds
+    the late minute, as the rollup merges it. Charts, group sums and group peaks agree with the review."""
+    cid = store.begin_cycle(T0)
+    store.write_target(cid, result([fn(n, groups={"prefix": "a"}) for n in ("a1", "a2")], [
+        Point("ConcurrentExecutions", "a1", "", T0, 630.0, period=3600),
+        Point("ConcurrentExecutions", "a2", "", T0, 5.0, period=3600),
+        Point("Throttles", "a1", "", T0, 15.0, period=3600)]))
+    late = result((), [Point("ConcurrentExecutions", "a1", "", T0, 777.0), Point("Throttles", "a1", "", T0, 2.0)])
+    late.functions = None
+    store.write_target(cid, late)
+    end = T0 + 3600
+    assert store.summed_points(ACCOUNT, REGION, "ConcurrentExecutions", T0, end) == [(T0, 782.0)]
+    assert store.summed_points(ACCOUNT, REGION, "ConcurrentExecutions", T0, end, ["a1"]) == [(T0, 777.0)]
+    assert store.summed_points(ACCOUNT, REGION, "Throttles", T0, end) == [(T0, 17.0)]
+    assert store.group_points(ACCOUNT, REGION, "prefix", "a", T0, end) == [(T0, 782.0)]
+    assert store.group_peaks(ACCOUNT, REGION, "prefix", T0, end) == {"a": 782.0}
+    assert store.aggregates(ACCOUNT, REGION, T0, end)[("ConcurrentExecutions", "a1", "")][1] == 777.0
+    assert store.aggregates(ACCOUNT, REGION, T0, end)[("Throttles", "a1", "")][0] == 17.0
+    assert_group_summaries_exact(store, T0, end)
+    # the late minute re-read lower: the hour's bucket is the series' value again
+    again = result((), [Point("ConcurrentExecutions", "a1", "", T0, 7.0)])
+    again.functions = None
+    store.write_target(cid, again)
+    assert store.group_points(ACCOUNT, REGION, "prefix", "a", T0, end) == [(T0, 635.0)]
+    assert store.summed_points(ACCOUNT, REGION, "ConcurrentExecutions", T0, end) == [(T0, 635.0)]
+    assert_group_summaries_exact(store, T0, end)
 
 
 def test_summed_hours_add_the_series_hours_summaries(store):

@@ -17,9 +17,10 @@ from tests.dashboard.seed import PROD, seed
 METRIC = ("AccountConcurrentExecutions",)
 
 
-@pytest.fixture
-def fleet(tmp_path, monkeypatch):
-    now = int(time.time()) // 60 * 60
+@pytest.fixture(params=[60, 3600], ids=["this minute", "on the hour"])
+def fleet(request, tmp_path, monkeypatch):
+    # on the hour, the late minute below lands at the time of a stored hourly bucket (as a CI run once did)
+    now = int(time.time()) // request.param * request.param
     cfg = seed(tmp_path, now)
     calls: list[tuple[int, int]] = []
     real = history.timeseries
