@@ -5,18 +5,21 @@ bucket outside every collected range is unknown and comes back as None, to be dr
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from collectors.catalogue import BY_KEY
 from collectors.store import CE, Store
 
 WEEK = 7 * 86400
-MONDAY = 4 * 86400  # the epoch fell on a Thursday
 
 
-def week_start(ts: float) -> int:
-    """Monday 00:00 UTC of the week holding ts."""
-    return int((ts - MONDAY) // WEEK * WEEK + MONDAY)
+def last_weeks(now: float, weeks: int) -> tuple[int, int, Callable[[float], int]]:
+    """The last `weeks` runs of 7 days, the last one ending with the hour that holds `now`: (start, end,
+    the start of the run holding a time). Each is a whole 7 days, so the latest weekly peak is the last
+    7 days' peak at any time. (A calendar week that began minutes ago would show a peak of minutes,
+    read as a fall in the trend on every Monday morning's limit review.)"""
+    end = int(now) // 3600 * 3600 + 3600
+    return end - weeks * WEEK, end, lambda ts: end - WEEK - (end - 1 - int(ts)) // WEEK * WEEK
 
 
 def timeseries(store: Store, account: str, region: str, metric: str, start: int, end: int, step: int,
@@ -88,11 +91,10 @@ def _fill(buckets: dict[int, float], ranges: list[tuple[int, int]], start: int, 
 
 def weekly_peaks(store: Store, account: str, region: str, metric: str, weeks: int, now: float,
                  dims: Sequence[str] | None = None) -> list[tuple[int, float | None]]:
-    """Peak (or total, for counts) per week for the last `weeks` weeks including this one (a week is whole
-    hours: read from the hours' summaries where timeseries can)."""
-    end = week_start(now) + WEEK
-    return timeseries(store, account, region, metric, end - weeks * WEEK, end, WEEK, dims=dims,
-                      bucket_start=week_start)
+    """Peak (or total, for counts) of each of the last `weeks` runs of 7 days (last_weeks): whole hours,
+    read from the hours' summaries where timeseries can."""
+    start, end, align = last_weeks(now, weeks)
+    return timeseries(store, account, region, metric, start, end, WEEK, dims=dims, bucket_start=align)
 
 
 MIN_TREND_WEEKS = 3   # two points (one often a partial week) make a line, not a trend

@@ -264,14 +264,13 @@ class LimitTrend:
 
 def _history_weekly(store: Store, account: str, region: str, column: str, weeks: int, now: float,
                     ) -> list[tuple[int, float | None]]:
-    end = history.week_start(now) + history.WEEK
-    start = end - weeks * history.WEEK
+    start, end, align = history.last_weeks(now, weeks)
     by_week: dict[int, float] = {}
     for row in store.account_history(account, region, start, end):
         ts, v = row["ts"], row[column]
         if v is None:
             continue
-        w = history.week_start(ts)
+        w = align(ts)
         by_week[w] = max(by_week.get(w, v), v)
     return [(w, by_week.get(w)) for w in range(start, end, history.WEEK)]
 

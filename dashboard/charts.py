@@ -160,12 +160,12 @@ def _count(v: int | None) -> str:
 
 def weekly_trend(weeks: list[tuple[pd.Timestamp, float | None]], limit: float | None, title: str, unit: str,
                  slope: float | None, limit_label: str = "limit") -> go.Figure:
-    """Weekly peaks as bars, the least-squares trend as a line, the limit as a dashed line."""
+    """Weekly peaks (each bar 7 days, from its start) as bars, the least-squares trend as a line, the limit as a dashed line."""
     scale = 1024 ** 3 if unit == "bytes" else 1
     xs = [w for w, _ in weeks]
     ys = [None if v is None else v / scale for _, v in weeks]
     fig = go.Figure(go.Bar(x=xs, y=ys, name="weekly peak", marker_color=BLUE,
-                           hovertemplate="week of %{x|%Y-%m-%d}: %{y:,.1f}<extra></extra>"),
+                           hovertemplate="7 days from %{x|%b %d %H:%M} UTC: %{y:,.1f}<extra></extra>"),
                     layout=_layout(title, UNIT_LABEL.get(unit, unit), 300))
     known = [(i, v) for i, v in enumerate(ys) if v is not None]
     if slope is not None and len(known) >= 2:

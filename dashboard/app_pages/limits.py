@@ -14,7 +14,7 @@ ss = st.session_state
 st.title("Limits review")
 weeks = st.segmented_control("Weeks of history", state.WEEK_OPTIONS, key="weeks", format_func=lambda w: f"{w} weeks") or 8
 st.query_params["weeks"] = str(weeks)
-st.caption(f"Weekly peaks over the last {weeks} weeks (this week so far included) · allocations and the largest "
+st.caption(f"Weekly peaks over the last {weeks} weeks (each 7 days, the last ending now) · allocations and the largest "
            f"holders over {sel.window_label} · grouped by {state.group_by_label(cfg, sel.group_by)}")
 
 sections: list[report.Section] = []

@@ -133,4 +133,8 @@ def test_weeks_until_limit():
     assert slope == pytest.approx(50.0) and weeks == pytest.approx(7.0)
     assert history.weeks_until([(0, 600.0), (1, 500.0), (2, 400.0)], 1000) == (-100.0, None)   # falling
     assert history.weeks_until([(0, 500.0), (1, 600.0), (2, None)], 1000) == (None, None)   # 2 weeks: no trend
-    assert history.week_start(1_764_547_200 + 3 * 86400 + 5) == 1_764_547_200  # Mon 2025-12-01 00:00 UTC
+    # weeks are the last runs of 7 days to the end of the current hour, whatever the weekday
+    start, end, align = history.last_weeks(1_764_547_200 + 5, 2)   # Mon 2025-12-01 00:00:05 UTC
+    assert (start, end) == (1_764_547_200 + 3600 - 2 * history.WEEK, 1_764_547_200 + 3600)
+    assert [align(ts) for ts in (start, end - history.WEEK - 1, end - history.WEEK, end - 1)] == \
+        [start, start, end - history.WEEK, end - history.WEEK]

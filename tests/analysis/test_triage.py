@@ -159,11 +159,11 @@ def test_charts_of_whole_hours_from_the_hours_summaries_equal_the_points(seeded)
     compared = nonzero = 0
     for metric in metrics:
         for dims in (None, fns[:1], fns):
-            for lo, hi, step, weekly in ((end - 7 * 86400, end, 3600, False), (end - 30 * 86400, end, 21600, False),
-                                         (end - 5 * history.WEEK, end, history.WEEK, True),
-                                         (end - 3 * 86400, end - 7000, 3600, False)):
+            w0, w1, weekly = history.last_weeks(end, 5)
+            for lo, hi, step, align in ((end - 7 * 86400, end, 3600, None), (end - 30 * 86400, end, 21600, None),
+                                        (w0, w1, history.WEEK, weekly), (end - 3 * 86400, end - 7000, 3600, None)):
                 lo = lo // 3600 * 3600
-                kw = dict(dims=dims, bucket_start=history.week_start if weekly else None)
+                kw = dict(dims=dims, bucket_start=align)
                 want = history.timeseries(store, acct, "us-east-1", metric, lo, hi, step, summaries=False, **kw)
                 got = history.timeseries(store, acct, "us-east-1", metric, lo, hi, step, **kw)
                 assert got == want, (metric, dims and len(dims), step, hi - end)
@@ -184,6 +184,23 @@ def test_limit_trends(seeded):
     assert len(tr["concurrency"].weeks) == 4 and tr["concurrency"].weeks[0][1] is None   # before the history
 
 
+def test_limit_trends_on_a_monday_just_after_midnight(tmp_path: Path):
+    """A weekly limit review on Monday at 00:00: the latest weekly peak is the last 7 days' (the 812 spike
+    of 30 minutes ago, on the calendar last week), not the new calendar week's first seconds (0), and
+    the trend still rises to the limit (a week of seconds would have turned it into a fall)."""
+    monday = (int(time.time()) - 4 * 86400) // history.WEEK * history.WEEK + 4 * 86400   # the epoch was a Thursday
+    cfg = seed(tmp_path, monday + 10)
+    s = config.load(cfg)
+    store = Store(s.store_path, readonly=True)
+    start, end = review.window(monday + 10, 86400)
+    t = next(x for x in review.review(store, start, end, s.thresholds).targets if x.account == PROD)
+    tr = {x.key: x for x in triage.limit_trends(store, t, 4, end)}["concurrency"]
+    assert [v for _, v in tr.weeks] == [None, 500.0, 570.0, 812.0] and tr.latest == 812.0
+    # least squares over (1, 500), (2, 570), (3, 812): 156 a week, at 783.3 now, 1,000 in 1.39 weeks
+    assert tr.slope_per_week == pytest.approx(156.0) and tr.weeks_until == pytest.approx((1000 - 2350 / 3) / 156)
+    assert tr.weeks[-1][0] == monday + 3600 - history.WEEK   # the last 7 days, to the end of this hour
+
+
 def test_weekly_peaks_from_hour_summaries_equal_the_points(seeded):
     """Weekly peaks and totals come from the hours' summaries: the same weeks, values and gaps as rolling
     every point up, for an account series, a level summed over every function (read from the points)
@@ -191,10 +208,9 @@ def test_weekly_peaks_from_hour_summaries_equal_the_points(seeded):
     s, store, start, end, t, m = seeded
     acct = t[PROD].account
     for metric in ("AccountConcurrentExecutions", "ClaimedAccountConcurrency", "ConcurrentExecutions", "Throttles"):
-        w1 = history.week_start(end) + history.WEEK
-        w0 = w1 - 6 * history.WEEK
+        w0, w1, align = history.last_weeks(end, 6)
         points = history.timeseries(store, acct, "us-east-1", metric, w0, w1, history.WEEK,
-                                    bucket_start=history.week_start, summaries=False)
+                                    bucket_start=align, summaries=False)
         assert history.weekly_peaks(store, acct, "us-east-1", metric, 6, end) == points
         assert any(v for _, v in points) and points[0][1] is None   # values, and a week before the history
 
