@@ -218,6 +218,7 @@ def gaps(covered: list[tuple[int, int]], start: int, end: int) -> list[tuple[int
 STEPS = (60, 300, 3600)
 RESOLUTIONS = STEPS
 _CODE = {60: 0, 300: 1, 3600: 2}
+_CODE_BITS = tuple(c << 12 for c in _CODE.values())   # an entry key's resolution part
 _TYPES = ("B", "H", "I", "d")
 _SIZES = tuple(array(t).itemsize for t in _TYPES)
 _LIMITS = (256.0, 65536.0, 4294967296.0)
@@ -393,21 +394,26 @@ def _per_offset(e: dict[int, float]) -> dict[int, float]:
 
 def _block_delta(old: dict[int, float], new: dict[int, float]) -> Delta:
     """The change of a series-hour's contribution to its groups, per second offset, between two states."""
-    new = _per_offset(new)
     if not old:
+        new = _per_offset(new)
         return new, dict.fromkeys(new, 1)
-    old = _per_offset(old)
     sums: dict[int, float] = {}
     counts: dict[int, int] = {}
-    for o, v in old.items():
-        if new.get(o) != v:
-            sums[o] = -v
-            counts[o] = -1
-    for o, v in new.items():
-        if old.get(o) != v:
-            sums[o] = sums.get(o, 0.0) + v
-            counts[o] = counts.get(o, 0) + 1
+    for o in {k & 4095 for k, v in old.items() if new.get(k) != v} | \
+             {k & 4095 for k, v in new.items() if old.get(k) != v}:
+        was, now = _at(old, o), _at(new, o)
+        if was != now:
+            if was is not None:
+                sums[o], counts[o] = -was, -1
+            if now is not None:
+                sums[o], counts[o] = sums.get(o, 0.0) + now, counts.get(o, 0) + 1
     return sums, counts
+
+
+def _at(e: dict[int, float], o: int) -> float | None:
+    """A concurrency series-hour's value at second offset o (the larger where resolutions share it)."""
+    vs = [v for code in _CODE_BITS if (v := e.get(o | code)) is not None]
+    return max(vs) if vs else None
 
 
 def _add_delta(deltas: Deltas, groups: Iterable[tuple[str, str]], h: int, d: Delta, sign: int = 1) -> None:
