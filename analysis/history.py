@@ -97,7 +97,7 @@ def weekly_peaks(store: Store, account: str, region: str, metric: str, weeks: in
     return timeseries(store, account, region, metric, start, end, WEEK, dims=dims, bucket_start=align)
 
 
-MIN_TREND_WEEKS = 3   # two points (one often a partial week) make a line, not a trend
+MIN_TREND_WEEKS = 3   # two points make a line, not a trend
 
 
 def weeks_until(points: list[tuple[int, float | None]], limit: float | None) -> tuple[float | None, float | None]:
