@@ -259,7 +259,7 @@ class LimitTrend:
     weeks: list[tuple[int, float | None]]   # (week start, peak) oldest first; None = not collected
     slope_per_week: float | None
     weeks_until: float | None    # at the trend's rate; None if flat, falling or unknown
-    latest: float | None
+    latest: float | None         # the last 7 days' peak; None if they were not collected (never an older week's)
 
 
 def _history_weekly(store: Store, account: str, region: str, column: str, weeks: int, now: float,
@@ -297,8 +297,7 @@ def limit_trends(store: Store, t: TargetReview, weeks: int, now: float) -> list[
 
 def _trend(key: str, label: str, unit: str, limit: float | None, pts: list[tuple[int, float | None]]) -> LimitTrend:
     slope, until = history.weeks_until(pts, limit)
-    latest = next((v for _, v in reversed(pts) if v is not None), None)
-    return LimitTrend(key, label, unit, limit, pts, slope, until, latest)
+    return LimitTrend(key, label, unit, limit, pts, slope, until, pts[-1][1] if pts else None)
 
 
 @dataclass

@@ -184,6 +184,17 @@ def test_limit_trends(seeded):
     assert len(tr["concurrency"].weeks) == 4 and tr["concurrency"].weeks[0][1] is None   # before the history
 
 
+def test_limit_trends_of_a_stale_store_say_unknown_for_the_last_7_days(seeded):
+    """The collector stopped 10 days ago: the last 7 days were not collected, so each limit's latest weekly
+    peak is unknown, not the peak of an older week shown as this week's."""
+    s, store, start, end, t, m = seeded
+    tr = {x.key: x for x in triage.limit_trends(store, t[PROD], 4, end + 10 * 86400)}
+    for key in ("concurrency", "claimed_concurrency", "reserved_allocation", "code_storage"):
+        assert tr[key].weeks[-1][1] is None and tr[key].latest is None, key
+        assert any(v is not None for _, v in tr[key].weeks), key   # the older weeks are still known
+    assert tr["concurrency"].weeks[-2][1] == 812.0
+
+
 def test_limit_trends_on_a_monday_just_after_midnight(tmp_path: Path):
     """A weekly limit review on Monday at 00:00: the latest weekly peak is the last 7 days' (the 812 spike
     of 30 minutes ago, on the calendar last week), not the new calendar week's first seconds (0), and
