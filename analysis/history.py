@@ -101,7 +101,8 @@ MIN_TREND_WEEKS = 3   # two points make a line, not a trend
 
 
 def weeks_until(points: list[tuple[int, float | None]], limit: float | None) -> tuple[float | None, float | None]:
-    """(slope per week, weeks until `limit` at that rate) by least squares over known weekly peaks.
+    """(slope per week, weeks until `limit` at that rate) by least squares over known weekly peaks, counted
+    from the last week of `points` (this week), known or not: weeks the collector missed are not left out.
 
     Both None with fewer than MIN_TREND_WEEKS known weeks or no limit; weeks None when the trend
     is flat or falling.
@@ -115,5 +116,5 @@ def weeks_until(points: list[tuple[int, float | None]], limit: float | None) -> 
     slope = sum((i - mx) * (v - my) for i, v in known) / var
     if slope <= 0:
         return slope, None
-    last = my + slope * (known[-1][0] - mx)  # the trend's value now
+    last = my + slope * (len(points) - 1 - mx)  # the trend's value now (this week, known or not)
     return slope, max(0.0, (limit - last) / slope)

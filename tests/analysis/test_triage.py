@@ -193,6 +193,11 @@ def test_limit_trends_of_a_stale_store_say_unknown_for_the_last_7_days(seeded):
         assert tr[key].weeks[-1][1] is None and tr[key].latest is None, key
         assert any(v is not None for _, v in tr[key].weeks), key   # the older weeks are still known
     assert tr["concurrency"].weeks[-2][1] == 812.0
+    # the trend (530, 600, 812: +141 a week) reaches 1,000 half a week from now: counted from this week, one
+    # week less than from the last week collected
+    assert tr["concurrency"].slope_per_week == pytest.approx(141.0)
+    assert tr["concurrency"].weeks_until == pytest.approx((1000 - (1942 / 3 + 2 * 141)) / 141)
+    assert tr["concurrency"].weeks_until == pytest.approx(history.weeks_until(tr["concurrency"].weeks[:-1], 1000)[1] - 1)
 
 
 def test_limit_trends_on_a_monday_just_after_midnight(tmp_path: Path):
